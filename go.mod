@@ -1,0 +1,3 @@
+module github.com/dify-gcp/dify-gcp
+
+go 1.26.6
