@@ -1,0 +1,205 @@
+package config
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// base is a minimal valid private stack; cases change one thing at a time.
+func base() map[string]string {
+	return map[string]string{
+		"gcp:project":         "acme-dify-prod",
+		"gcp:region":          "asia-northeast1",
+		"dify-gcp:zone":       "asia-northeast1-c",
+		"dify-gcp:production": "true",
+		"dify-gcp:access":     "private",
+		"dify-gcp:invokers":   `["group:dify-users@example.com"]`,
+	}
+}
+
+func load(t *testing.T, stack string, m map[string]string) (*Config, error) {
+	t.Helper()
+	return Load(stack, func(k string) (string, bool) { v, ok := m[k]; return v, ok })
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := load(t, "prod", base())
+	if err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+	want := Config{
+		Stack: "prod", Project: "acme-dify-prod", Region: "asia-northeast1", Zone: "asia-northeast1-c",
+		Production: true, Access: Private, Invokers: []string{"group:dify-users@example.com"},
+		RequestTimeoutSeconds: 900, UploadLimitMiB: 15, MachineType: "e2-standard-2", Provisioning: Standard,
+		BootDiskGiB: 30, DataDiskGiB: 50, DataDiskType: "pd-balanced", SnapshotRetentionDays: 14,
+		DeletionProtection: true, DifyVersion: "1.8.1",
+		PluginDaemonImage: "langgenius/dify-plugin-daemon:0.2.0-local", SandboxImage: "langgenius/dify-sandbox:0.2.12",
+		BackupIntervalHours: 24, BackupRetentionDays: 30, ProxyMaxInstances: 4,
+		VMSubnetCIDR: "10.10.0.0/24", RunSubnetCIDR: "10.10.1.0/26",
+	}
+	if !reflect.DeepEqual(*c, want) {
+		t.Errorf("loaded\n%+v\nwant\n%+v", *c, want)
+	}
+	if got := c.BodyLimitMiB(); got != 16 {
+		t.Errorf("BodyLimitMiB = %d, want 16", got)
+	}
+	if got := c.BackupBucketName(); got != "acme-dify-prod-dify-prod-backups" {
+		t.Errorf("BackupBucketName = %q", got)
+	}
+}
+
+func TestRules(t *testing.T) {
+	cases := []struct {
+		name  string
+		stack string
+		set   map[string]string
+		unset []string
+		// wantKeys are the keys reported, in order; empty means valid.
+		wantKeys []string
+		// wantText must appear in the error (the reason or the fix).
+		wantText string
+	}{
+		{name: "valid private", wantKeys: nil},
+		{name: "valid public", set: map[string]string{"dify-gcp:access": "public", "dify-gcp:invokers": "[]"}},
+		{name: "valid spot outside production", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:provisioningModel": "spot"}},
+		{name: "valid timeout at cap", set: map[string]string{"dify-gcp:requestTimeoutSeconds": "3600"}},
+		{name: "valid upload at cap", set: map[string]string{"dify-gcp:uploadLimitMiB": "31"}},
+		{name: "valid custom machine", set: map[string]string{"dify-gcp:machineType": "e2-custom-2-8192"}},
+		{name: "valid unknown version with images", set: map[string]string{"dify-gcp:difyVersion": "1.9.0",
+			"dify-gcp:pluginDaemonImage": "langgenius/dify-plugin-daemon:0.3.0-local", "dify-gcp:sandboxImage": "langgenius/dify-sandbox:0.2.13"}},
+		{name: "valid prebuilt image", set: map[string]string{"dify-gcp:proxyImage": "asia-northeast1-docker.pkg.dev/p/r/proxy@sha256:" + strings.Repeat("a", 64)}},
+		{name: "valid every member kind", set: map[string]string{"dify-gcp:invokers": `["user:a@example.com","group:g@example.com","serviceAccount:ci@p.iam.gserviceaccount.com","domain:example.com","principalSet://iam.googleapis.com/locations/global/workforcePools/p/*"]`}},
+
+		{name: "project missing", unset: []string{"gcp:project"}, wantKeys: []string{"gcp:project"}, wantText: "is required"},
+		{name: "project malformed", set: map[string]string{"gcp:project": "Acme"}, wantKeys: []string{"gcp:project"}},
+		{name: "region malformed", set: map[string]string{"gcp:region": "tokyo"}, wantKeys: []string{"gcp:region", "dify-gcp:zone"}},
+		{name: "zone outside region", set: map[string]string{"dify-gcp:zone": "us-central1-a"}, wantKeys: []string{"dify-gcp:zone"}, wantText: `zone of region "asia-northeast1"`},
+		{name: "zone is region", set: map[string]string{"dify-gcp:zone": "asia-northeast1"}, wantKeys: []string{"dify-gcp:zone"}},
+		{name: "production missing", unset: []string{"dify-gcp:production"}, wantKeys: []string{"dify-gcp:production"}},
+		{name: "production not boolean", set: map[string]string{"dify-gcp:production": "yes please"}, wantKeys: []string{"dify-gcp:production"}, wantText: "true or false"},
+		{name: "stack name too long", stack: "a-very-long-stack-name-indeed", wantKeys: []string{"stack name"}},
+		{name: "stack name uppercase", stack: "Prod", wantKeys: []string{"stack name"}},
+
+		{name: "access missing", unset: []string{"dify-gcp:access"}, wantKeys: []string{"dify-gcp:access"}, wantText: "is required"},
+		{name: "access unknown", set: map[string]string{"dify-gcp:access": "internal"}, wantKeys: []string{"dify-gcp:access"}, wantText: "public or private"},
+		{name: "public with invokers", set: map[string]string{"dify-gcp:access": "public"}, wantKeys: []string{"dify-gcp:invokers"}, wantText: "access is public"},
+		{name: "private without invokers", set: map[string]string{"dify-gcp:invokers": "[]"}, wantKeys: []string{"dify-gcp:invokers"}, wantText: "nobody could reach"},
+		{name: "private with allUsers", set: map[string]string{"dify-gcp:invokers": `["allUsers"]`}, wantKeys: []string{"dify-gcp:invokers"}, wantText: "access public instead"},
+		{name: "invoker bad email", set: map[string]string{"dify-gcp:invokers": `["user:ana"]`}, wantKeys: []string{"dify-gcp:invokers"}},
+		{name: "invoker unknown kind", set: map[string]string{"dify-gcp:invokers": `["team:ana@example.com"]`}, wantKeys: []string{"dify-gcp:invokers"}, wantText: `unknown member kind "team"`},
+		{name: "invoker not member", set: map[string]string{"dify-gcp:invokers": `["ana@example.com"]`}, wantKeys: []string{"dify-gcp:invokers"}},
+		{name: "invoker service account not gsa", set: map[string]string{"dify-gcp:invokers": `["serviceAccount:ci@example.com"]`}, wantKeys: []string{"dify-gcp:invokers"}},
+		{name: "invoker twice", set: map[string]string{"dify-gcp:invokers": `["user:a@example.com","user:a@example.com"]`}, wantKeys: []string{"dify-gcp:invokers"}, wantText: "twice"},
+		{name: "invokers not a list", set: map[string]string{"dify-gcp:invokers": `user:a@example.com`}, wantKeys: []string{"dify-gcp:invokers"}, wantText: "not a list"},
+
+		{name: "timeout zero", set: map[string]string{"dify-gcp:requestTimeoutSeconds": "0"}, wantKeys: []string{"dify-gcp:requestTimeoutSeconds"}},
+		{name: "timeout over cap", set: map[string]string{"dify-gcp:requestTimeoutSeconds": "3601"}, wantKeys: []string{"dify-gcp:requestTimeoutSeconds"}, wantText: "3600"},
+		{name: "timeout not number", set: map[string]string{"dify-gcp:requestTimeoutSeconds": "15m"}, wantKeys: []string{"dify-gcp:requestTimeoutSeconds"}, wantText: "whole number"},
+		{name: "upload over Cloud Run cap", set: map[string]string{"dify-gcp:uploadLimitMiB": "32"}, wantKeys: []string{"dify-gcp:uploadLimitMiB"}, wantText: "32 MiB"},
+		{name: "upload zero", set: map[string]string{"dify-gcp:uploadLimitMiB": "0"}, wantKeys: []string{"dify-gcp:uploadLimitMiB"}},
+
+		{name: "preemptible refused", set: map[string]string{"dify-gcp:provisioningModel": "preemptible"}, wantKeys: []string{"dify-gcp:provisioningModel"}, wantText: "24 hours"},
+		{name: "preemptible refused outside production", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:provisioningModel": "preemptible"}, wantKeys: []string{"dify-gcp:provisioningModel"}},
+		{name: "spot in production", set: map[string]string{"dify-gcp:provisioningModel": "spot"}, wantKeys: []string{"dify-gcp:provisioningModel"}, wantText: "production"},
+		{name: "provisioning unknown", set: map[string]string{"dify-gcp:provisioningModel": "reserved"}, wantKeys: []string{"dify-gcp:provisioningModel"}},
+		{name: "shared-core machine", set: map[string]string{"dify-gcp:machineType": "e2-medium"}, wantKeys: []string{"dify-gcp:machineType"}},
+		{name: "machine one vCPU", set: map[string]string{"dify-gcp:machineType": "n2-standard-1"}, wantKeys: []string{"dify-gcp:machineType"}, wantText: "2 vCPUs"},
+		{name: "machine highcpu too little memory", set: map[string]string{"dify-gcp:machineType": "n1-highcpu-4"}, wantKeys: []string{"dify-gcp:machineType"}},
+		{name: "custom machine too small", set: map[string]string{"dify-gcp:machineType": "e2-custom-2-2048"}, wantKeys: []string{"dify-gcp:machineType"}},
+		{name: "boot disk too small", set: map[string]string{"dify-gcp:bootDiskGiB": "10"}, wantKeys: []string{"dify-gcp:bootDiskGiB"}},
+		{name: "data disk too small", set: map[string]string{"dify-gcp:dataDiskGiB": "5"}, wantKeys: []string{"dify-gcp:dataDiskGiB"}},
+		{name: "data disk type", set: map[string]string{"dify-gcp:dataDiskType": "hyperdisk-extreme"}, wantKeys: []string{"dify-gcp:dataDiskType"}},
+		{name: "snapshot retention zero", set: map[string]string{"dify-gcp:snapshotRetentionDays": "0"}, wantKeys: []string{"dify-gcp:snapshotRetentionDays"}},
+
+		{name: "version latest", set: map[string]string{"dify-gcp:difyVersion": "latest"}, wantKeys: []string{"dify-gcp:difyVersion"}, wantText: "never latest"},
+		{name: "version unknown without images", set: map[string]string{"dify-gcp:difyVersion": "1.9.0"}, wantKeys: []string{"dify-gcp:difyVersion"}, wantText: "known releases: 1.8.1"},
+		{name: "companion on latest", set: map[string]string{"dify-gcp:sandboxImage": "langgenius/dify-sandbox:latest"}, wantKeys: []string{"dify-gcp:sandboxImage"}},
+		{name: "companion without tag", set: map[string]string{"dify-gcp:pluginDaemonImage": "langgenius/dify-plugin-daemon"}, wantKeys: []string{"dify-gcp:pluginDaemonImage"}},
+
+		{name: "backup interval not dividing day", set: map[string]string{"dify-gcp:backupIntervalHours": "5"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}},
+		{name: "backup interval over a day", set: map[string]string{"dify-gcp:backupIntervalHours": "48"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}},
+		{name: "backup retention zero", set: map[string]string{"dify-gcp:backupRetentionDays": "0"}, wantKeys: []string{"dify-gcp:backupRetentionDays"}},
+
+		{name: "proxy image by tag", set: map[string]string{"dify-gcp:proxyImage": "asia-northeast1-docker.pkg.dev/p/r/proxy:latest"}, wantKeys: []string{"dify-gcp:proxyImage"}, wantText: "by digest"},
+		{name: "min over max", set: map[string]string{"dify-gcp:proxyMinInstances": "5"}, wantKeys: []string{"dify-gcp:proxyMinInstances"}},
+		{name: "max zero", set: map[string]string{"dify-gcp:proxyMaxInstances": "0"}, wantKeys: []string{"dify-gcp:proxyMaxInstances"}},
+		{name: "domain with scheme", set: map[string]string{"dify-gcp:domain": "https://dify.example.com"}, wantKeys: []string{"dify-gcp:domain"}},
+
+		{name: "subnet public range", set: map[string]string{"dify-gcp:vmSubnetCidr": "8.8.8.0/24"}, wantKeys: []string{"dify-gcp:vmSubnetCidr"}, wantText: "private"},
+		{name: "subnet host bits", set: map[string]string{"dify-gcp:vmSubnetCidr": "10.10.0.1/24"}, wantKeys: []string{"dify-gcp:vmSubnetCidr"}, wantText: "10.10.0.0/24"},
+		{name: "run subnet too small", set: map[string]string{"dify-gcp:runSubnetCidr": "10.10.1.0/27"}, wantKeys: []string{"dify-gcp:runSubnetCidr"}, wantText: "/16 to /26"},
+		{name: "subnets overlap", set: map[string]string{"dify-gcp:runSubnetCidr": "10.10.0.0/26"}, wantKeys: []string{"dify-gcp:runSubnetCidr"}, wantText: "overlaps"},
+		{name: "subnet not cidr", set: map[string]string{"dify-gcp:runSubnetCidr": "10.10.1.0"}, wantKeys: []string{"dify-gcp:runSubnetCidr"}},
+
+		{name: "every problem at once",
+			set:      map[string]string{"dify-gcp:access": "open", "dify-gcp:requestTimeoutSeconds": "7200", "dify-gcp:provisioningModel": "preemptible"},
+			unset:    []string{"dify-gcp:zone"},
+			wantKeys: []string{"dify-gcp:zone", "dify-gcp:access", "dify-gcp:requestTimeoutSeconds", "dify-gcp:provisioningModel"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := base()
+			for k, v := range tc.set {
+				m[k] = v
+			}
+			for _, k := range tc.unset {
+				delete(m, k)
+			}
+			stack := tc.stack
+			if stack == "" {
+				stack = "prod"
+			}
+			c, err := load(t, stack, m)
+			if len(tc.wantKeys) == 0 {
+				if err != nil {
+					t.Fatalf("valid config refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("invalid config accepted: %+v", c)
+			}
+			if c != nil {
+				t.Errorf("a Config came back with the error")
+			}
+			ps, ok := err.(Problems)
+			if !ok {
+				t.Fatalf("error is %T, want Problems", err)
+			}
+			if got := ps.Keys(); !slices.Equal(got, tc.wantKeys) {
+				t.Errorf("problem keys = %q, want %q\n%v", got, tc.wantKeys, err)
+			}
+			for _, p := range ps {
+				if p.Reason == "" || p.Fix == "" {
+					t.Errorf("problem without reason or fix: %+v", p)
+				}
+			}
+			if tc.wantText != "" && !strings.Contains(err.Error(), tc.wantText) {
+				t.Errorf("error does not mention %q:\n%v", tc.wantText, err)
+			}
+		})
+	}
+}
+
+func TestProblemNamesKeyValueAndFix(t *testing.T) {
+	m := base()
+	m["dify-gcp:requestTimeoutSeconds"] = "4000"
+	_, err := load(t, "prod", m)
+	msg := err.Error()
+	for _, want := range []string{"dify-gcp:requestTimeoutSeconds", `"4000"`, "fix: pulumi config set dify-gcp:requestTimeoutSeconds 3600", "nothing was created"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestBackupOnCalendar(t *testing.T) {
+	for hours, want := range map[int]string{24: "*-*-* 03:15:00", 6: "*-*-* 00/6:15:00", 1: "*-*-* 00/1:15:00"} {
+		c := Config{BackupIntervalHours: hours}
+		if got := c.BackupOnCalendar(); got != want {
+			t.Errorf("%d h: %q, want %q", hours, got, want)
+		}
+	}
+}

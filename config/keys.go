@@ -1,0 +1,78 @@
+package config
+
+// Namespace is the project name: every key of this program is "dify-gcp:<name>".
+const Namespace = "dify-gcp"
+
+// Key declares one configuration key. The table returned by Keys is the single
+// source of truth: Pulumi.yaml must declare exactly these keys with these types,
+// descriptions and defaults (a test holds the two together), and Load applies the
+// same defaults, so a mock run and a real `pulumi up` see the same values.
+type Key struct {
+	Name        string // full name, such as "dify-gcp:zone" or "gcp:project"
+	Type        string // Pulumi config type: string, integer, boolean or array
+	Description string
+	// Default is the value used when the stack sets none, as Pulumi.yaml spells it
+	// (a string, int, bool or []string). Nil means the stack must set the key.
+	Default any
+	// Provider marks keys owned by a provider (gcp:*). Pulumi.yaml may not
+	// declare a type for them, so they are checked only here.
+	Provider bool
+}
+
+// Keys returns every key the program reads, in the order Pulumi.yaml lists them.
+func Keys() []Key {
+	return []Key{
+		{Name: "gcp:project", Type: "string", Provider: true,
+			Description: "Google Cloud project that holds the whole deployment."},
+		{Name: "gcp:region", Type: "string", Provider: true,
+			Description: "Region of the VM, Cloud Run service, registry and bucket, such as asia-northeast1."},
+		{Name: Namespace + ":zone", Type: "string",
+			Description: "Zone of the VM and its data disk; must lie in gcp:region (asia-northeast1-c for asia-northeast1)."},
+		{Name: Namespace + ":production", Type: "boolean",
+			Description: "Whether this stack serves real users. Production refuses Spot VMs; there is no default, so every stack says what it is."},
+		{Name: Namespace + ":access", Type: "string",
+			Description: "Who may call the Cloud Run service: public (anyone on the internet) or private (only dify-gcp:invokers). No default: say which."},
+		{Name: Namespace + ":invokers", Type: "array", Default: []string{},
+			Description: "With access private: IAM members given roles/run.invoker, such as user:ana@example.com or group:dify-users@example.com. Must be empty with access public."},
+		{Name: Namespace + ":requestTimeoutSeconds", Type: "integer", Default: 900,
+			Description: "Cloud Run request timeout and the proxy's read/send timeout, one value for both (1-3600). A streamed chat answer must finish within it."},
+		{Name: Namespace + ":uploadLimitMiB", Type: "integer", Default: 15,
+			Description: "Largest file Dify accepts (UPLOAD_FILE_SIZE_LIMIT); the proxy and Dify's nginx accept it plus 1 MiB of multipart envelope. At most 31: Cloud Run refuses HTTP/1 request bodies over 32 MiB."},
+		{Name: Namespace + ":machineType", Type: "string", Default: "e2-standard-2",
+			Description: "VM machine type. Dify needs at least 2 vCPUs and 4 GiB of memory."},
+		{Name: Namespace + ":provisioningModel", Type: "string", Default: "standard",
+			Description: "standard (default) or spot (non-production only: Spot VMs can be stopped at any time). preemptible is refused: such VMs always stop within 24 hours."},
+		{Name: Namespace + ":bootDiskGiB", Type: "integer", Default: 30,
+			Description: "Boot disk size in GiB (holds the OS and Docker images; 30-500)."},
+		{Name: Namespace + ":dataDiskGiB", Type: "integer", Default: 50,
+			Description: "Data disk size in GiB: every Dify volume (database, uploads, plugins, vectors) lives there (10-65536)."},
+		{Name: Namespace + ":dataDiskType", Type: "string", Default: "pd-balanced",
+			Description: "Data disk type: pd-balanced, pd-ssd or pd-standard."},
+		{Name: Namespace + ":snapshotRetentionDays", Type: "integer", Default: 14,
+			Description: "How many days daily snapshots of the data disk are kept (1-365)."},
+		{Name: Namespace + ":deletionProtection", Type: "boolean", Default: true,
+			Description: "Protect the VM from deletion (Compute Engine deletion protection) and keep the backup bucket unless empty. The data disk is always protected."},
+		{Name: Namespace + ":difyVersion", Type: "string", Default: "1.8.1",
+			Description: "Dify release to run; every Dify image is pinned to it. Known releases carry their plugin-daemon and sandbox tags; others need dify-gcp:pluginDaemonImage and dify-gcp:sandboxImage."},
+		{Name: Namespace + ":pluginDaemonImage", Type: "string", Default: "",
+			Description: "Override of the plugin daemon image (langgenius/dify-plugin-daemon:TAG); empty uses the tag known for dify-gcp:difyVersion."},
+		{Name: Namespace + ":sandboxImage", Type: "string", Default: "",
+			Description: "Override of the sandbox image (langgenius/dify-sandbox:TAG); empty uses the tag known for dify-gcp:difyVersion."},
+		{Name: Namespace + ":backupIntervalHours", Type: "integer", Default: 24,
+			Description: "Hours between complete backups to the bucket: 1, 2, 3, 4, 6, 8, 12 or 24."},
+		{Name: Namespace + ":backupRetentionDays", Type: "integer", Default: 30,
+			Description: "Backups older than this many days are deleted by the bucket's lifecycle rule (1-3650)."},
+		{Name: Namespace + ":proxyImage", Type: "string", Default: "",
+			Description: "A prebuilt proxy image by digest (REGISTRY/PATH@sha256:...). When set, no image is built and no Docker daemon is needed, even for preview."},
+		{Name: Namespace + ":proxyMinInstances", Type: "integer", Default: 0,
+			Description: "Cloud Run minimum instances (0 scales to zero; 1 avoids cold starts and costs money while idle)."},
+		{Name: Namespace + ":proxyMaxInstances", Type: "integer", Default: 4,
+			Description: "Cloud Run maximum instances (1-100); also sizes the egress subnet's address use."},
+		{Name: Namespace + ":domain", Type: "string", Default: "",
+			Description: "Custom domain users reach Dify at (mapped to the service outside this program). Empty uses the service's run.app URL."},
+		{Name: Namespace + ":vmSubnetCidr", Type: "string", Default: "10.10.0.0/24",
+			Description: "Private IPv4 range of the VM's subnet."},
+		{Name: Namespace + ":runSubnetCidr", Type: "string", Default: "10.10.1.0/26",
+			Description: "Private IPv4 range of the Cloud Run Direct VPC egress subnet: /26 or larger, not overlapping the VM's."},
+	}
+}

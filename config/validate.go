@@ -1,0 +1,327 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Limits the rules enforce, named so the docs and errors quote the same numbers.
+const (
+	// MaxRequestTimeoutSeconds is Cloud Run's maximum request timeout.
+	MaxRequestTimeoutSeconds = 3600
+	// CloudRunMaxBodyMiB is Cloud Run's cap on an HTTP/1 request body.
+	CloudRunMaxBodyMiB = 32
+	// MaxStackNameLength keeps every derived name (bucket, service accounts)
+	// within Google Cloud's limits.
+	MaxStackNameLength = 19
+)
+
+var (
+	projectRE     = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	regionRE      = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+$`)
+	stackRE       = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
+	versionRE     = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+	imageTagRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9./_-]*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	imageDigestRE = regexp.MustCompile(`^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$`)
+	emailRE       = regexp.MustCompile(`^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$`)
+	domainRE      = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	machineRE     = regexp.MustCompile(`^([a-z][a-z0-9]*)-(standard|highmem|highcpu)-([0-9]+)$`)
+	customRE      = regexp.MustCompile(`^(?:([a-z][a-z0-9]*)-)?custom-([0-9]+)-([0-9]+)$`)
+)
+
+// rules collects problems for one Config.
+type rules struct {
+	c        *Config
+	skip     map[string]bool
+	problems Problems
+}
+
+func (r *rules) fail(key, value, reason, fix string) {
+	r.problems = append(r.problems, &Problem{Key: key, Value: value, Reason: reason, Fix: fix})
+}
+
+// judge reports whether key parsed and so may be judged.
+func (r *rules) judge(key string) bool { return !r.skip[key] }
+
+func validate(c *Config, skip map[string]bool) Problems {
+	r := &rules{c: c, skip: skip}
+	r.identity()
+	r.access()
+	r.limits()
+	r.machine()
+	r.dify()
+	r.backups()
+	r.proxy()
+	r.network()
+	return r.problems
+}
+
+func ns(name string) string { return Namespace + ":" + name }
+
+func (r *rules) identity() {
+	c := r.c
+	if !stackRE.MatchString(c.Stack) || len(c.Stack) > MaxStackNameLength {
+		r.fail("stack name", c.Stack,
+			fmt.Sprintf("must be lowercase letters, digits and hyphens, start with a letter and be at most %d characters (it is part of the bucket and service account names)", MaxStackNameLength),
+			"pulumi stack init with a name such as dev or prod")
+	}
+	if r.judge("gcp:project") && !projectRE.MatchString(c.Project) {
+		r.fail("gcp:project", c.Project, "is not a Google Cloud project id (6-30 lowercase letters, digits, hyphens)",
+			"pulumi config set gcp:project YOUR-PROJECT-ID")
+	}
+	if r.judge("gcp:region") && !regionRE.MatchString(c.Region) {
+		r.fail("gcp:region", c.Region, "is not a region name", "pulumi config set gcp:region asia-northeast1")
+	}
+	if r.judge(ns("zone")) && r.judge("gcp:region") {
+		if !strings.HasPrefix(c.Zone, c.Region+"-") || len(c.Zone) != len(c.Region)+2 {
+			r.fail(ns("zone"), c.Zone, fmt.Sprintf("is not a zone of region %q (the VM and the service must share a region)", c.Region),
+				fmt.Sprintf("pulumi config set %s %s-a (or -b, -c: a zone of gcp:region)", ns("zone"), c.Region))
+		}
+	}
+}
+
+func (r *rules) access() {
+	c := r.c
+	key := ns("access")
+	if !r.judge(key) {
+		return
+	}
+	switch c.Access {
+	case Public:
+		if len(c.Invokers) > 0 {
+			r.fail(ns("invokers"), strings.Join(c.Invokers, ","),
+				"lists invokers but access is public, where anyone may call the service",
+				"remove dify-gcp:invokers, or set dify-gcp:access private to allow only them")
+		}
+	case Private:
+		if len(c.Invokers) == 0 && r.judge(ns("invokers")) {
+			r.fail(ns("invokers"), "[]", "is empty with access private: nobody could reach Dify",
+				"list at least one member, such as user:ana@example.com or group:dify-users@example.com")
+		}
+		seen := map[string]bool{}
+		for _, m := range c.Invokers {
+			if why := invokerProblem(m); why != "" {
+				r.fail(ns("invokers"), m, why,
+					"use user:EMAIL, group:EMAIL, serviceAccount:NAME@PROJECT.iam.gserviceaccount.com, domain:example.com or a principal:// / principalSet:// identifier")
+			}
+			if seen[m] {
+				r.fail(ns("invokers"), m, "is listed twice", "list each member once")
+			}
+			seen[m] = true
+		}
+	default:
+		r.fail(key, string(c.Access), "must be public or private; there is no default, because publishing Dify to the internet must be a decision",
+			"pulumi config set dify-gcp:access private (and list dify-gcp:invokers), or pulumi config set dify-gcp:access public")
+	}
+}
+
+// invokerProblem says what is wrong with an IAM member string, or "".
+func invokerProblem(m string) string {
+	kind, id, ok := strings.Cut(m, ":")
+	switch {
+	case m == "allUsers" || m == "allAuthenticatedUsers":
+		return "makes a private service public; set dify-gcp:access public instead if that is meant"
+	case !ok || id == "":
+		return "is not an IAM member (KIND:ID)"
+	}
+	switch kind {
+	case "user", "group":
+		if !emailRE.MatchString(id) {
+			return "does not name an email address"
+		}
+	case "serviceAccount":
+		if !emailRE.MatchString(id) || !strings.HasSuffix(id, ".gserviceaccount.com") {
+			return "does not name a service account email (...gserviceaccount.com)"
+		}
+	case "domain":
+		if !domainRE.MatchString(id) {
+			return "does not name a domain"
+		}
+	case "principal", "principalSet":
+		if !strings.HasPrefix(id, "//iam.googleapis.com/") {
+			return "is not a workload or workforce identity (principal://iam.googleapis.com/...)"
+		}
+	default:
+		return fmt.Sprintf("has unknown member kind %q", kind)
+	}
+	return ""
+}
+
+func (r *rules) limits() {
+	c := r.c
+	if k := ns("requestTimeoutSeconds"); r.judge(k) && (c.RequestTimeoutSeconds < 1 || c.RequestTimeoutSeconds > MaxRequestTimeoutSeconds) {
+		r.fail(k, strconv.Itoa(c.RequestTimeoutSeconds),
+			fmt.Sprintf("is outside 1-%d: Cloud Run cuts every request at %d s at most, and the proxy must agree with it", MaxRequestTimeoutSeconds, MaxRequestTimeoutSeconds),
+			fmt.Sprintf("pulumi config set %s %d (or less)", k, MaxRequestTimeoutSeconds))
+	}
+	if k := ns("uploadLimitMiB"); r.judge(k) && (c.UploadLimitMiB < 1 || c.BodyLimitMiB() > CloudRunMaxBodyMiB) {
+		r.fail(k, strconv.Itoa(c.UploadLimitMiB),
+			fmt.Sprintf("is outside 1-%d: Cloud Run refuses HTTP/1 request bodies over %d MiB, and an upload needs 1 MiB more for its multipart envelope", CloudRunMaxBodyMiB-1, CloudRunMaxBodyMiB),
+			fmt.Sprintf("pulumi config set %s %d (or less)", k, CloudRunMaxBodyMiB-1))
+	}
+}
+
+func (r *rules) machine() {
+	c := r.c
+	if k := ns("provisioningModel"); r.judge(k) {
+		switch c.Provisioning {
+		case Standard:
+		case Spot:
+			if c.Production {
+				r.fail(k, string(c.Provisioning),
+					"is refused in a production stack: Spot VMs can be stopped at any moment, with no SLA, taking Dify down",
+					"pulumi config set dify-gcp:provisioningModel standard")
+			}
+		case Preemptible:
+			r.fail(k, string(c.Provisioning),
+				"is refused: preemptible VMs always stop within 24 hours, and Dify goes down with them (the source article's first failure)",
+				"pulumi config set dify-gcp:provisioningModel standard (or spot, outside production)")
+		default:
+			r.fail(k, string(c.Provisioning), "must be standard or spot", "pulumi config set dify-gcp:provisioningModel standard")
+		}
+	}
+	if k := ns("machineType"); r.judge(k) {
+		if why := machineProblem(c.MachineType); why != "" {
+			r.fail(k, c.MachineType, why, "pulumi config set dify-gcp:machineType e2-standard-2")
+		}
+	}
+	r.between(ns("bootDiskGiB"), c.BootDiskGiB, 30, 500, "GiB (the OS plus Dify's Docker images need 30)")
+	r.between(ns("dataDiskGiB"), c.DataDiskGiB, 10, 65536, "GiB")
+	r.between(ns("snapshotRetentionDays"), c.SnapshotRetentionDays, 1, 365, "days")
+	if k := ns("dataDiskType"); r.judge(k) && !slices.Contains([]string{"pd-balanced", "pd-ssd", "pd-standard"}, c.DataDiskType) {
+		r.fail(k, c.DataDiskType, "must be pd-balanced, pd-ssd or pd-standard", "pulumi config set dify-gcp:dataDiskType pd-balanced")
+	}
+}
+
+// machineProblem says why a machine type cannot run Dify (2 vCPUs, 4 GiB), or "".
+func machineProblem(t string) string {
+	const need = "Dify needs at least 2 vCPUs and 4 GiB of memory"
+	if m := customRE.FindStringSubmatch(t); m != nil {
+		cpus, _ := strconv.Atoi(m[2])
+		mem, _ := strconv.Atoi(m[3])
+		if cpus < 2 || mem < 4096 {
+			return "is too small: " + need
+		}
+		return ""
+	}
+	m := machineRE.FindStringSubmatch(t)
+	if m == nil {
+		return "is not a machine type such as e2-standard-2 (shared-core types like e2-medium are too small: " + need + ")"
+	}
+	cpus, _ := strconv.Atoi(m[3])
+	gibPerCPU := map[string]float64{"standard": 3.75, "highmem": 6.5, "highcpu": 0.9}[m[2]]
+	if m[1] == "e2" && m[2] == "highcpu" {
+		gibPerCPU = 1
+	}
+	if cpus < 2 || float64(cpus)*gibPerCPU < 4 {
+		return "is too small: " + need
+	}
+	if cpus > 96 {
+		return "has more vCPUs than any machine type"
+	}
+	return ""
+}
+
+func (r *rules) between(key string, v, lo, hi int, unit string) {
+	if r.judge(key) && (v < lo || v > hi) {
+		r.fail(key, strconv.Itoa(v), fmt.Sprintf("is outside %d-%d %s", lo, hi, unit),
+			fmt.Sprintf("pulumi config set %s %d", key, min(max(v, lo), hi)))
+	}
+}
+
+func (r *rules) dify() {
+	c := r.c
+	k := ns("difyVersion")
+	if !r.judge(k) {
+		return
+	}
+	if !versionRE.MatchString(c.DifyVersion) {
+		r.fail(k, c.DifyVersion, "is not a Dify release number such as 1.8.1 (never latest: a deployment must be reproducible)",
+			"pulumi config set dify-gcp:difyVersion 1.8.1")
+		return
+	}
+	for _, o := range []struct{ key, value string }{{ns("pluginDaemonImage"), c.PluginDaemonImage}, {ns("sandboxImage"), c.SandboxImage}} {
+		if o.value != "" && (!imageTagRE.MatchString(o.value) || strings.HasSuffix(o.value, ":latest")) {
+			r.fail(o.key, o.value, "is not an image with a pinned tag (REPOSITORY:TAG, never latest)",
+				fmt.Sprintf("pulumi config set %s langgenius/IMAGE:TAG", o.key))
+		}
+	}
+	rel, known := Releases()[c.DifyVersion]
+	if c.PluginDaemonImage == "" {
+		c.PluginDaemonImage = rel.PluginDaemonImage
+	}
+	if c.SandboxImage == "" {
+		c.SandboxImage = rel.SandboxImage
+	}
+	if !known && (c.PluginDaemonImage == "" || c.SandboxImage == "") {
+		versions := make([]string, 0)
+		for v := range Releases() {
+			versions = append(versions, v)
+		}
+		sort.Strings(versions)
+		r.fail(k, c.DifyVersion,
+			fmt.Sprintf("has no known plugin-daemon and sandbox images (known releases: %s), and mismatched companions break Dify", strings.Join(versions, ", ")),
+			"set dify-gcp:pluginDaemonImage and dify-gcp:sandboxImage to the tags in that release's docker/docker-compose.yaml, or add the release to config/releases.go")
+	}
+}
+
+func (r *rules) backups() {
+	c := r.c
+	if k := ns("backupIntervalHours"); r.judge(k) && (c.BackupIntervalHours < 1 || c.BackupIntervalHours > 24 || 24%c.BackupIntervalHours != 0) {
+		r.fail(k, strconv.Itoa(c.BackupIntervalHours), "must divide the day evenly: 1, 2, 3, 4, 6, 8, 12 or 24",
+			"pulumi config set dify-gcp:backupIntervalHours 24")
+	}
+	r.between(ns("backupRetentionDays"), c.BackupRetentionDays, 1, 3650, "days (a lifecycle rule deletes backups older than this)")
+}
+
+func (r *rules) proxy() {
+	c := r.c
+	if k := ns("proxyImage"); r.judge(k) && c.ProxyImage != "" && !imageDigestRE.MatchString(c.ProxyImage) {
+		r.fail(k, c.ProxyImage, "is not an image reference by digest (REGISTRY/PATH@sha256:64 hex digits); a tag could change under the service",
+			"pulumi config set dify-gcp:proxyImage REGION-docker.pkg.dev/PROJECT/REPO/proxy@sha256:..., or remove it to build from proxy/")
+	}
+	r.between(ns("proxyMaxInstances"), c.ProxyMaxInstances, 1, 100, "instances")
+	if k := ns("proxyMinInstances"); r.judge(k) && (c.ProxyMinInstances < 0 || c.ProxyMinInstances > c.ProxyMaxInstances) {
+		r.fail(k, strconv.Itoa(c.ProxyMinInstances), fmt.Sprintf("must be 0 to dify-gcp:proxyMaxInstances (%d)", c.ProxyMaxInstances),
+			"pulumi config set dify-gcp:proxyMinInstances 0")
+	}
+	if k := ns("domain"); r.judge(k) && c.Domain != "" && !domainRE.MatchString(c.Domain) {
+		r.fail(k, c.Domain, "is not a lowercase host name (no scheme, no path)", "pulumi config set dify-gcp:domain dify.example.com")
+	}
+}
+
+func (r *rules) network() {
+	c := r.c
+	vm, vmOK := r.prefix(ns("vmSubnetCidr"), c.VMSubnetCIDR, 16, 29)
+	run, runOK := r.prefix(ns("runSubnetCidr"), c.RunSubnetCIDR, 16, 26)
+	if vmOK && runOK && vm.Overlaps(run) {
+		r.fail(ns("runSubnetCidr"), c.RunSubnetCIDR, fmt.Sprintf("overlaps dify-gcp:vmSubnetCidr %s", c.VMSubnetCIDR),
+			"choose a range outside the VM subnet, such as 10.10.1.0/26")
+	}
+}
+
+// prefix parses a private IPv4 range whose prefix length lies in [shortest, longest].
+func (r *rules) prefix(key, v string, shortest, longest int) (netip.Prefix, bool) {
+	if !r.judge(key) {
+		return netip.Prefix{}, false
+	}
+	p, err := netip.ParsePrefix(v)
+	switch {
+	case err != nil || !p.Addr().Is4():
+		r.fail(key, v, "is not an IPv4 range such as 10.10.0.0/24", fmt.Sprintf("pulumi config set %s 10.10.0.0/24", key))
+	case p.Masked() != p:
+		r.fail(key, v, "has host bits set", fmt.Sprintf("pulumi config set %s %s", key, p.Masked()))
+	case !p.Addr().IsPrivate():
+		r.fail(key, v, "is not a private (RFC 1918) range", fmt.Sprintf("pulumi config set %s 10.10.0.0/24", key))
+	case p.Bits() < shortest || p.Bits() > longest:
+		r.fail(key, v, fmt.Sprintf("must be /%d to /%d", shortest, longest), fmt.Sprintf("pulumi config set %s with a /%d", key, longest))
+	default:
+		return p, true
+	}
+	return netip.Prefix{}, false
+}
