@@ -1,0 +1,132 @@
+package components
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/compute"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// IAPRange is where Identity-Aware Proxy TCP forwarding connects from: the only
+// source allowed to reach the VM's SSH port (CIS 3.10).
+const IAPRange = "35.235.240.0/20"
+
+// Ports on the VM. DifyPort is Dify's own nginx; PluginDebugPort is the plugin
+// daemon's remote debugging port, which must never be reachable from outside.
+const (
+	DifyPort        = 80
+	SSHPort         = 22
+	PluginDebugPort = 5003
+)
+
+// NetworkArgs describes the VPC.
+type NetworkArgs struct {
+	Region        string
+	VMSubnetCIDR  string // the VM's subnet
+	RunSubnetCIDR string // Cloud Run Direct VPC egress; /26 or larger
+	VMTag         string // network tag the firewall rules target
+}
+
+// Network is a dedicated VPC (never the default network) with one subnet for the
+// VM and one for Cloud Run's Direct VPC egress. Its firewall lets in only Dify's
+// port from the Cloud Run subnet and SSH from IAP; everything else stays out.
+type Network struct {
+	pulumi.ResourceState
+
+	NetworkID   pulumi.StringOutput // self link of the VPC
+	VMSubnetID  pulumi.StringOutput
+	RunSubnetID pulumi.StringOutput
+}
+
+// NewNetwork creates the VPC, its subnets and firewall rules.
+func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
+	c := &Network{}
+	if err := ctx.RegisterComponentResource(pkg+"Network", name, c, opts...); err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	child, err := childOptions(c, opts)
+	if err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	vpc, err := compute.NewNetwork(ctx, name+"-vpc", &compute.NetworkArgs{
+		Name:                  pulumi.String(name + "-vpc"),
+		AutoCreateSubnetworks: pulumi.Bool(false),
+		RoutingMode:           pulumi.String("REGIONAL"),
+		Description:           pulumi.String("Dify: the VM and the Cloud Run egress subnet, nothing else"),
+	}, child...)
+	if err != nil {
+		return nil, fmt.Errorf("network: vpc: %w", err)
+	}
+	// Flow logs on both subnets (CIS 3.8): the record of who talked to the VM.
+	flowLogs := &compute.SubnetworkLogConfigArgs{
+		AggregationInterval: pulumi.String("INTERVAL_5_SEC"),
+		FlowSampling:        pulumi.Float64(0.5),
+		Metadata:            pulumi.String("INCLUDE_ALL_METADATA"),
+	}
+	vmSubnet, err := compute.NewSubnetwork(ctx, name+"-vm", &compute.SubnetworkArgs{
+		Name:                  pulumi.String(name + "-vm"),
+		Network:               vpc.ID(),
+		Region:                pulumi.String(args.Region),
+		IpCidrRange:           pulumi.String(args.VMSubnetCIDR),
+		PrivateIpGoogleAccess: pulumi.Bool(true),
+		LogConfig:             flowLogs,
+	}, child...)
+	if err != nil {
+		return nil, fmt.Errorf("network: vm subnet: %w", err)
+	}
+	runSubnet, err := compute.NewSubnetwork(ctx, name+"-run", &compute.SubnetworkArgs{
+		Name:                  pulumi.String(name + "-run"),
+		Network:               vpc.ID(),
+		Region:                pulumi.String(args.Region),
+		IpCidrRange:           pulumi.String(args.RunSubnetCIDR),
+		PrivateIpGoogleAccess: pulumi.Bool(true),
+		LogConfig:             flowLogs,
+		Description:           pulumi.String("Cloud Run Direct VPC egress for the Dify proxy"),
+	}, child...)
+	if err != nil {
+		return nil, fmt.Errorf("network: run subnet: %w", err)
+	}
+
+	rules := []struct {
+		suffix, description string
+		priority            int
+		sources             []string
+		deny                bool
+		port                int
+	}{
+		{"allow-proxy", "Dify's nginx, only from the Cloud Run egress subnet (its addresses are ephemeral, so the whole range)", 1000, []string{args.RunSubnetCIDR}, false, DifyPort},
+		{"allow-iap-ssh", "SSH only through Identity-Aware Proxy", 1000, []string{IAPRange}, false, SSHPort},
+		{"deny-plugin-debug", "The plugin daemon's debugging port is never reachable, even if a broader rule is added later", 100, []string{"0.0.0.0/0"}, true, PluginDebugPort},
+	}
+	for _, r := range rules {
+		fw := &compute.FirewallArgs{
+			Name:         pulumi.String(name + "-" + r.suffix),
+			Network:      vpc.ID(),
+			Description:  pulumi.String(r.description),
+			Direction:    pulumi.String("INGRESS"),
+			Priority:     pulumi.Int(r.priority),
+			SourceRanges: pulumi.ToStringArray(r.sources),
+			TargetTags:   pulumi.StringArray{pulumi.String(args.VMTag)},
+			LogConfig:    &compute.FirewallLogConfigArgs{Metadata: pulumi.String("INCLUDE_ALL_METADATA")},
+		}
+		ports := compute.FirewallAllowArray{&compute.FirewallAllowArgs{Protocol: pulumi.String("tcp"), Ports: pulumi.StringArray{pulumi.Sprintf("%d", r.port)}}}
+		if r.deny {
+			fw.Denies = compute.FirewallDenyArray{&compute.FirewallDenyArgs{Protocol: pulumi.String("tcp"), Ports: pulumi.StringArray{pulumi.Sprintf("%d", r.port)}}}
+		} else {
+			fw.Allows = ports
+		}
+		if _, err := compute.NewFirewall(ctx, name+"-"+r.suffix, fw, child...); err != nil {
+			return nil, fmt.Errorf("network: firewall %s: %w", r.suffix, err)
+		}
+	}
+
+	c.NetworkID = vpc.SelfLink
+	c.VMSubnetID = vmSubnet.SelfLink
+	c.RunSubnetID = runSubnet.SelfLink
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"networkId": c.NetworkID, "vmSubnetId": c.VMSubnetID, "runSubnetId": c.RunSubnetID,
+	}); err != nil {
+		return nil, fmt.Errorf("network: %w", err)
+	}
+	return c, nil
+}

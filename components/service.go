@@ -1,0 +1,160 @@
+package components
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+
+	"github.com/dify-gcp/dify-gcp/proxy"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// ProxyPort is the port the proxy container listens on (Cloud Run's PORT).
+const ProxyPort = 8080
+
+// InvokerRole lets a principal call the service.
+const InvokerRole = "roles/run.invoker"
+
+// AllUsers is the IAM member for "anyone on the internet".
+const AllUsers = "allUsers"
+
+// ServiceArgs describes the Cloud Run proxy service.
+type ServiceArgs struct {
+	Region string
+	Labels pulumi.StringMap
+
+	Image   pulumi.StringInput // proxy image by digest
+	Backend pulumi.StringInput // the VM's reserved internal address
+
+	TimeoutSeconds int // Cloud Run's request timeout and the proxy's, one value
+	BodyLimitMiB   int
+	MinInstances   int
+	MaxInstances   int
+
+	Network pulumi.StringInput // VPC self link
+	Subnet  pulumi.StringInput // Direct VPC egress subnet self link
+
+	// Invokers are the IAM members given roles/run.invoker: exactly
+	// ["allUsers"] for a public service, the configured principals otherwise.
+	Invokers []string
+}
+
+// Service is the Cloud Run front door: the nginx proxy, reaching the VM over
+// Direct VPC egress. It depends on the VM's address, not the VM, so both are
+// created in parallel.
+type Service struct {
+	pulumi.ResourceState
+
+	Name                pulumi.StringOutput
+	URL                 pulumi.StringOutput
+	ServiceAccountEmail pulumi.StringOutput
+}
+
+// NewService creates the service, its identity and its invoker bindings.
+func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pulumi.ResourceOption) (*Service, error) {
+	c := &Service{}
+	if err := ctx.RegisterComponentResource(pkg+"Service", name, c, opts...); err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	child, err := childOptions(c, opts)
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	// Its own identity with no roles: the proxy calls nothing in Google Cloud.
+	sa, err := serviceaccount.NewAccount(ctx, name+"-proxy", &serviceaccount.AccountArgs{
+		AccountId:   pulumi.String(name + "-proxy"),
+		DisplayName: pulumi.String("Dify proxy (" + name + ")"),
+		Description: pulumi.String("Runs the Cloud Run proxy in front of Dify; holds no roles"),
+	}, child...)
+	if err != nil {
+		return nil, fmt.Errorf("service: service account: %w", err)
+	}
+
+	var envs cloudrunv2.ServiceTemplateContainerEnvArray
+	env := proxy.Env("", args.TimeoutSeconds, args.BodyLimitMiB)
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		value := pulumi.String(env[k]).ToStringOutput()
+		if k == proxy.EnvBackend {
+			value = pulumi.Sprintf("%s:%d", args.Backend, DifyPort)
+		}
+		envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String(k), Value: value})
+	}
+
+	svc, err := cloudrunv2.NewService(ctx, name, &cloudrunv2.ServiceArgs{
+		Name:     pulumi.String(name),
+		Location: pulumi.String(args.Region),
+		Labels:   args.Labels,
+		// Reachable from the internet; who may call it is decided by IAM below.
+		Ingress: pulumi.String("INGRESS_TRAFFIC_ALL"),
+		Template: &cloudrunv2.ServiceTemplateArgs{
+			ServiceAccount: sa.Email,
+			Timeout:        pulumi.Sprintf("%ds", args.TimeoutSeconds),
+			Scaling: &cloudrunv2.ServiceTemplateScalingArgs{
+				MinInstanceCount: pulumi.Int(args.MinInstances),
+				MaxInstanceCount: pulumi.Int(args.MaxInstances),
+			},
+			MaxInstanceRequestConcurrency: pulumi.Int(80),
+			VpcAccess: &cloudrunv2.ServiceTemplateVpcAccessArgs{
+				NetworkInterfaces: cloudrunv2.ServiceTemplateVpcAccessNetworkInterfaceArray{
+					&cloudrunv2.ServiceTemplateVpcAccessNetworkInterfaceArgs{Network: args.Network, Subnetwork: args.Subnet},
+				},
+				Egress: pulumi.String("PRIVATE_RANGES_ONLY"),
+			},
+			Containers: cloudrunv2.ServiceTemplateContainerArray{&cloudrunv2.ServiceTemplateContainerArgs{
+				Name:  pulumi.String("proxy"),
+				Image: args.Image,
+				Ports: cloudrunv2.ServiceTemplateContainerPortArray{
+					&cloudrunv2.ServiceTemplateContainerPortArgs{Name: pulumi.String("http1"), ContainerPort: pulumi.Int(ProxyPort)},
+				},
+				Envs: envs,
+				Resources: &cloudrunv2.ServiceTemplateContainerResourcesArgs{
+					Limits: pulumi.StringMap{"cpu": pulumi.String("1"), "memory": pulumi.String("512Mi")},
+					// Request-based billing: without cpuIdle, limits switch the
+					// service to paying for idle instances.
+					CpuIdle:         pulumi.Bool(true),
+					StartupCpuBoost: pulumi.Bool(true),
+				},
+				// nginx answers this itself, so a deploy never waits for the VM.
+				StartupProbe: &cloudrunv2.ServiceTemplateContainerStartupProbeArgs{
+					HttpGet:          &cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs{Path: pulumi.String(proxy.HealthPath), Port: pulumi.Int(ProxyPort)},
+					PeriodSeconds:    pulumi.Int(2),
+					TimeoutSeconds:   pulumi.Int(1),
+					FailureThreshold: pulumi.Int(30),
+				},
+			}},
+		},
+	}, child...)
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+
+	// Non-authoritative members, one per invoker: exactly what access says.
+	for _, m := range args.Invokers {
+		if _, err := cloudrunv2.NewServiceIamMember(ctx, name+"-invoker-"+memberSlug(m), &cloudrunv2.ServiceIamMemberArgs{
+			Name: svc.Name, Location: svc.Location, Role: pulumi.String(InvokerRole), Member: pulumi.String(m),
+		}, child...); err != nil {
+			return nil, fmt.Errorf("service: invoker %s: %w", m, err)
+		}
+	}
+
+	c.Name = svc.Name
+	c.URL = svc.Uri
+	c.ServiceAccountEmail = sa.Email
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"name": c.Name, "url": c.URL, "serviceAccountEmail": c.ServiceAccountEmail}); err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	return c, nil
+}
+
+var slugRE = regexp.MustCompile(`[^A-Za-z0-9@._-]+`)
+
+// memberSlug makes an IAM member readable and safe as a resource name, so each
+// invoker keeps its own resource when others are added or removed.
+func memberSlug(m string) string { return slugRE.ReplaceAllString(m, "-") }

@@ -1,0 +1,81 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+)
+
+// TestPulumiYAMLDeclaresEveryKey holds Pulumi.yaml and Keys together: the CLI
+// applies Pulumi.yaml's defaults, Load applies Keys' defaults, and the two must
+// never disagree.
+func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
+	proj, err := workspace.LoadProject(filepath.Join("..", "Pulumi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]workspace.ProjectConfigType{}
+	for k, v := range proj.Config {
+		declared[k] = v
+	}
+	for _, k := range Keys() {
+		if k.Provider {
+			if _, ok := declared[k.Name]; ok {
+				t.Errorf("%s is a provider key: set it in the stack files, not Pulumi.yaml", k.Name)
+			}
+			continue
+		}
+		d, ok := declared[k.Name]
+		if !ok {
+			t.Errorf("Pulumi.yaml does not declare %s", k.Name)
+			continue
+		}
+		delete(declared, k.Name)
+		if d.Type == nil || *d.Type != k.Type {
+			t.Errorf("%s: Pulumi.yaml type %v, Keys says %s", k.Name, d.Type, k.Type)
+		}
+		if d.Description != k.Description {
+			t.Errorf("%s: descriptions differ:\n Pulumi.yaml %q\n Keys        %q", k.Name, d.Description, k.Description)
+		}
+		if k.Type == "array" && (d.Items == nil || d.Items.Type != "string") {
+			t.Errorf("%s: Pulumi.yaml must declare items of type string", k.Name)
+		}
+		if got, want := fmt.Sprint(d.Default), fmt.Sprint(k.Default); got != want && !(k.Default == nil && d.Default == nil) {
+			t.Errorf("%s: Pulumi.yaml default %v, Keys default %v", k.Name, got, want)
+		}
+	}
+	for k := range declared {
+		t.Errorf("Pulumi.yaml declares %s, which the program never reads", k)
+	}
+}
+
+// TestStackFilesAreValid loads each shipped stack file with Load, so a stack
+// file that the program would refuse never lands.
+func TestStackFilesAreValid(t *testing.T) {
+	proj, err := workspace.LoadProject(filepath.Join("..", "Pulumi.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stack := range []string{"dev", "prod"} {
+		ps, err := workspace.LoadProjectStack(nil, proj, filepath.Join("..", "Pulumi."+stack+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps.Config) == 0 {
+			t.Fatalf("Pulumi.%s.yaml has no config", stack)
+		}
+		raw := map[string]string{}
+		for k, v := range ps.Config {
+			s, err := v.Value(nil)
+			if err != nil {
+				t.Fatalf("%s: %s: %v", stack, k, err)
+			}
+			raw[k.Namespace()+":"+k.Name()] = s
+		}
+		if _, err := Load(stack, func(k string) (string, bool) { v, ok := raw[k]; return v, ok }); err != nil {
+			t.Errorf("Pulumi.%s.yaml: %v", stack, err)
+		}
+	}
+}

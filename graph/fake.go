@@ -1,0 +1,102 @@
+package graph
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// FakeProjectNumber is the project number the fake cloud reports.
+const FakeProjectNumber = "123456789012"
+
+// urn computes a resource URN the way the mock monitor does.
+func urn(project, stack, parent, typ, name string) string {
+	parentType := tokens.Type("")
+	if p := resource.URN(parent); p != "" && p.QualifiedType() != resource.RootStackType {
+		parentType = p.QualifiedType()
+	}
+	return string(resource.NewURN(tokens.QName(stack), tokens.PackageName(project), parentType, tokens.Type(typ), name))
+}
+
+// fakeState is what a fake cloud answers for a new resource: its inputs plus the
+// outputs a provider computes. In a preview the computed outputs are left out,
+// which the SDK treats as unknown, exactly as during `pulumi preview`.
+func fakeState(project, typ, name string, inputs resource.PropertyMap, preview bool) (string, resource.PropertyMap) {
+	state := inputs.Copy()
+	id := name + "-id"
+	if preview {
+		return id, state
+	}
+	str := func(k string) string {
+		if v, ok := inputs[resource.PropertyKey(k)]; ok && v.IsString() {
+			return v.StringValue()
+		}
+		return ""
+	}
+	set := func(k, v string) { state[resource.PropertyKey(k)] = resource.NewStringProperty(v) }
+	physical := str("name")
+	if physical == "" {
+		physical = name
+	}
+	set("selfLink", fmt.Sprintf("https://www.googleapis.com/fake/projects/%s/%s/%s", project, kind(typ), physical))
+	switch typ {
+	case "gcp:compute/address:Address":
+		if str("addressType") == "INTERNAL" {
+			set("address", "10.10.0.2")
+		} else {
+			set("address", "203.0.113.10") // TEST-NET-3: documentation only
+		}
+	case "gcp:serviceaccount/account:Account":
+		email := str("accountId") + "@" + project + ".iam.gserviceaccount.com"
+		set("email", email)
+		set("member", "serviceAccount:"+email)
+	case "gcp:cloudrunv2/service:Service":
+		set("uri", "https://"+physical+"-"+digest(physical)[:10]+"-an.a.run.app")
+	case "gcp:storage/bucket:Bucket":
+		set("url", "gs://"+physical)
+	case "gcp:secretmanager/secret:Secret":
+		set("name", "projects/"+FakeProjectNumber+"/secrets/"+str("secretId"))
+	case "gcp:compute/instance:Instance":
+		set("instanceId", digest(physical)[:19])
+	case "docker:index/image:Image":
+		image := str("imageName")
+		repo := image
+		if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+			repo = image[:i]
+		}
+		set("repoDigest", repo+"@sha256:"+digest(image))
+	}
+	return id, state
+}
+
+// fakeCall answers the functions the program invokes.
+func fakeCall(project string, args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	switch args.Token {
+	case "gcp:organizations/getProject:getProject":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"projectId": project, "number": FakeProjectNumber, "name": project,
+		}), nil
+	case "gcp:organizations/getClientConfig:getClientConfig":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"accessToken": "fake-access-token", "project": project, "region": "", "zone": "",
+		}), nil
+	}
+	return nil, fmt.Errorf("graph: no fake for function %s", args.Token)
+}
+
+func kind(typ string) string {
+	if i := strings.LastIndex(typ, ":"); i >= 0 {
+		return strings.ToLower(typ[i+1:]) + "s"
+	}
+	return typ
+}
+
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}

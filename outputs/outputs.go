@@ -1,0 +1,66 @@
+// Package outputs is the contract between a dify-gcp stack and the teams that
+// build on it: the name of every stack output, in one place. Consumers import it
+// and read outputs by these names through pulumi.NewStackReference; the program
+// exports by them; docs/outputs.md is checked against them by a test. The package
+// imports nothing, so depending on it costs a consumer nothing.
+package outputs
+
+// Output names. Renaming one breaks consumers: add a new name instead, and keep
+// the old one until they have moved.
+const (
+	// ServiceURL is the HTTPS address users and API clients reach Dify at.
+	ServiceURL = "serviceUrl"
+	// PublicURL is the address Dify believes it is served at: the custom domain
+	// when one is configured, else the service's deterministic run.app URL.
+	PublicURL = "publicUrl"
+	// ServiceName is the Cloud Run service name (for IAM bindings, log queries).
+	ServiceName = "serviceName"
+	// Region is the region of the service, VM, registry and bucket.
+	Region = "region"
+	// Zone is the VM's zone.
+	Zone = "zone"
+	// VMName is the Compute Engine instance name (for gcloud compute ssh).
+	VMName = "vmName"
+	// InternalAddress is the VM's reserved internal IPv4 address.
+	InternalAddress = "internalAddress"
+	// ExternalAddress is the VM's reserved external IPv4 address, the source
+	// address of its egress (for allowlists at model providers).
+	ExternalAddress = "externalAddress"
+	// BackupBucket is the name of the bucket holding complete backups.
+	BackupBucket = "backupBucket"
+	// ImageRef is the proxy image the service runs, by digest.
+	ImageRef = "imageRef"
+	// VMServiceAccount is the email of the VM's service account.
+	VMServiceAccount = "vmServiceAccount"
+	// ProxyServiceAccount is the email of the Cloud Run service's account.
+	ProxyServiceAccount = "proxyServiceAccount"
+	// AdminPasswordSecret is the Secret Manager secret id holding Dify's initial
+	// admin password (INIT_PASSWORD); reading it needs secretAccessor on it.
+	AdminPasswordSecret = "adminPasswordSecret"
+)
+
+// Spec describes one output for documentation and checks.
+type Spec struct {
+	Name        string
+	Description string
+	Example     string
+}
+
+// All returns every output in the order docs/outputs.md lists them.
+func All() []Spec {
+	return []Spec{
+		{ServiceURL, "HTTPS address of the Cloud Run service, the front door", "https://dify-prod-abc123-an.a.run.app"},
+		{PublicURL, "Address Dify is configured to be served at (custom domain or deterministic run.app URL)", "https://dify-prod-123456789012.asia-northeast1.run.app"},
+		{ServiceName, "Cloud Run service name", "dify-prod"},
+		{Region, "Region of the service, VM, registry and bucket", "asia-northeast1"},
+		{Zone, "Zone of the VM", "asia-northeast1-c"},
+		{VMName, "Compute Engine instance name", "dify-prod"},
+		{InternalAddress, "Reserved internal IPv4 address of the VM (the proxy's backend)", "10.10.0.2"},
+		{ExternalAddress, "Reserved external IPv4 address of the VM (its egress identity; no ingress)", "34.84.1.2"},
+		{BackupBucket, "Bucket holding complete backups", "acme-dify-prod-dify-prod-backups"},
+		{ImageRef, "Proxy image by digest", "asia-northeast1-docker.pkg.dev/acme/dify-prod/proxy@sha256:..."},
+		{VMServiceAccount, "Email of the VM's service account", "dify-prod-vm@acme.iam.gserviceaccount.com"},
+		{ProxyServiceAccount, "Email of the Cloud Run service's service account", "dify-prod-proxy@acme.iam.gserviceaccount.com"},
+		{AdminPasswordSecret, "Secret Manager secret id of Dify's initial admin password", "dify-prod-admin-password"},
+	}
+}

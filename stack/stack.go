@@ -1,0 +1,130 @@
+// Package stack is the composition root of a dify-gcp deployment: it loads and
+// validates the configuration, wires the components together and exports the
+// outputs. main.go runs it under `pulumi up`; the tests and the offline plan run
+// the very same function under Pulumi's mocks.
+package stack
+
+import (
+	"fmt"
+
+	"github.com/dify-gcp/dify-gcp/components"
+	"github.com/dify-gcp/dify-gcp/config"
+	"github.com/dify-gcp/dify-gcp/hostscript"
+	"github.com/dify-gcp/dify-gcp/outputs"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// ProxyContext is the proxy image's build context, relative to the project.
+const ProxyContext = "proxy"
+
+// Program deploys Dify for the current stack. Configuration is validated first,
+// and any problem stops the run before a single resource is registered.
+func Program(ctx *pulumi.Context) error {
+	cfg, err := config.Load(ctx.Stack(), ctx.GetConfig)
+	if err != nil {
+		return err
+	}
+	return Deploy(ctx, cfg)
+}
+
+// Deploy registers the whole deployment for a validated configuration.
+func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
+	name := cfg.Name()
+	labels := components.Labels(cfg.Stack)
+
+	apis, err := components.NewAPIs(ctx, "apis", &components.APIsArgs{Project: cfg.Project, Services: components.RequiredAPIs()})
+	if err != nil {
+		return err
+	}
+	afterAPIs := pulumi.DependsOn([]pulumi.Resource{apis})
+
+	network, err := components.NewNetwork(ctx, name, &components.NetworkArgs{
+		Region: cfg.Region, VMSubnetCIDR: cfg.VMSubnetCIDR, RunSubnetCIDR: cfg.RunSubnetCIDR, VMTag: name + "-vm",
+	}, afterAPIs)
+	if err != nil {
+		return err
+	}
+
+	// Dify must know its public address before the service exists; Cloud Run's
+	// deterministic URL (SERVICE-PROJECT_NUMBER.REGION.run.app) gives it up front,
+	// so the VM never waits for the service.
+	publicURL := pulumi.String("https://" + cfg.Domain).ToStringOutput()
+	if cfg.Domain == "" {
+		project := organizations.LookupProjectOutput(ctx, organizations.LookupProjectOutputArgs{ProjectId: pulumi.String(cfg.Project)})
+		publicURL = pulumi.Sprintf("https://%s-%s.%s.run.app", name, project.Number(), cfg.Region)
+	}
+
+	host, err := components.NewHost(ctx, name, &components.HostArgs{
+		Project: cfg.Project, Region: cfg.Region, Zone: cfg.Zone, Labels: labels,
+		MachineType: cfg.MachineType, Spot: cfg.Provisioning == config.Spot,
+		BootDiskGiB: cfg.BootDiskGiB, DataDiskGiB: cfg.DataDiskGiB, DataDiskType: cfg.DataDiskType,
+		SnapshotRetention: cfg.SnapshotRetentionDays, DeletionProtection: cfg.DeletionProtection,
+		Subnet: network.VMSubnetID, Tag: name + "-vm",
+		Script: hostscript.Values{
+			Stack: cfg.Stack, Project: cfg.Project, DifyVersion: cfg.DifyVersion,
+			PluginDaemonImage: cfg.PluginDaemonImage, SandboxImage: cfg.SandboxImage,
+			UploadLimitMiB: cfg.UploadLimitMiB, BodyLimitMiB: cfg.BodyLimitMiB(),
+			BackupBucket: cfg.BackupBucketName(), BackupOnCalendar: cfg.BackupOnCalendar(),
+		},
+		PublicURL: publicURL,
+	}, afterAPIs)
+	if err != nil {
+		return err
+	}
+
+	backups, err := components.NewBackups(ctx, name+"-backups", &components.BackupsArgs{
+		BucketName: cfg.BackupBucketName(), Location: cfg.Region, RetentionDays: cfg.BackupRetentionDays,
+		Labels: labels, ForceDestroy: !cfg.DeletionProtection, Writer: host.ServiceAccountMember,
+	}, afterAPIs)
+	if err != nil {
+		return err
+	}
+
+	image, err := components.NewProxyImage(ctx, name+"-proxy", &components.ProxyImageArgs{
+		Project: cfg.Project, Location: cfg.Region, RepositoryID: name, ImageName: "proxy", Tag: cfg.Stack,
+		Context: ProxyContext, Labels: labels, Prebuilt: cfg.ProxyImage,
+	}, afterAPIs)
+	if err != nil {
+		return err
+	}
+
+	invokers := cfg.Invokers
+	if cfg.Access == config.Public {
+		invokers = []string{components.AllUsers}
+	}
+	service, err := components.NewService(ctx, name, &components.ServiceArgs{
+		Region: cfg.Region, Labels: labels,
+		Image:          image.Ref,
+		Backend:        host.InternalAddress, // the address, not the VM: both deploy in parallel
+		TimeoutSeconds: cfg.RequestTimeoutSeconds, BodyLimitMiB: cfg.BodyLimitMiB(),
+		MinInstances: cfg.ProxyMinInstances, MaxInstances: cfg.ProxyMaxInstances,
+		Network: network.NetworkID, Subnet: network.RunSubnetID,
+		Invokers: invokers,
+	}, afterAPIs)
+	if err != nil {
+		return err
+	}
+
+	for k, v := range map[string]pulumi.Input{
+		outputs.ServiceURL:          service.URL,
+		outputs.PublicURL:           publicURL,
+		outputs.ServiceName:         service.Name,
+		outputs.Region:              pulumi.String(cfg.Region),
+		outputs.Zone:                host.Zone,
+		outputs.VMName:              host.InstanceName,
+		outputs.InternalAddress:     host.InternalAddress,
+		outputs.ExternalAddress:     host.ExternalAddress,
+		outputs.BackupBucket:        backups.BucketName,
+		outputs.ImageRef:            image.Ref,
+		outputs.VMServiceAccount:    host.ServiceAccountEmail,
+		outputs.ProxyServiceAccount: service.ServiceAccountEmail,
+		outputs.AdminPasswordSecret: host.AdminPasswordSecret,
+	} {
+		ctx.Export(k, v)
+	}
+	if len(outputs.All()) != 13 {
+		return fmt.Errorf("stack: outputs.All lists %d outputs, the program exports 13", len(outputs.All()))
+	}
+	return nil
+}
