@@ -20,6 +20,9 @@ const InvokerRole = "roles/run.invoker"
 // AllUsers is the IAM member for "anyone on the internet".
 const AllUsers = "allUsers"
 
+// AccessLabel is the service label that records the stack's access mode.
+const AccessLabel = "dify-access"
+
 // ServiceArgs describes the Cloud Run proxy service.
 type ServiceArgs struct {
 	Region string
@@ -36,6 +39,9 @@ type ServiceArgs struct {
 	Network pulumi.StringInput // VPC self link
 	Subnet  pulumi.StringInput // Direct VPC egress subnet self link
 
+	// Access is "public" or "private"; it is recorded as the service's
+	// AccessLabel so reviews and policies can check the invokers against it.
+	Access string
 	// Invokers are the IAM members given roles/run.invoker: exactly
 	// ["allUsers"] for a public service, the configured principals otherwise.
 	Invokers []string
@@ -87,10 +93,14 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 		envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String(k), Value: value})
 	}
 
+	labels := pulumi.StringMap{AccessLabel: pulumi.String(args.Access)}
+	for k, v := range args.Labels {
+		labels[k] = v
+	}
 	svc, err := cloudrunv2.NewService(ctx, name, &cloudrunv2.ServiceArgs{
 		Name:     pulumi.String(name),
 		Location: pulumi.String(args.Region),
-		Labels:   args.Labels,
+		Labels:   labels,
 		// Reachable from the internet; who may call it is decided by IAM below.
 		Ingress: pulumi.String("INGRESS_TRAFFIC_ALL"),
 		Template: &cloudrunv2.ServiceTemplateArgs{

@@ -100,7 +100,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		TimeoutSeconds: cfg.RequestTimeoutSeconds, BodyLimitMiB: cfg.BodyLimitMiB(),
 		MinInstances: cfg.ProxyMinInstances, MaxInstances: cfg.ProxyMaxInstances,
 		Network: network.NetworkID, Subnet: network.RunSubnetID,
-		Invokers: invokers,
+		Access: string(cfg.Access), Invokers: invokers,
 	}, afterAPIs)
 	if err != nil {
 		return err

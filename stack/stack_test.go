@@ -410,6 +410,9 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		if cfg.Access == config.Public {
 			want = []string{"allUsers"}
 		}
+		if got := must(t, g, tRun, n).String(`labels["` + components.AccessLabel + `"]`); got != string(cfg.Access) {
+			t.Errorf("access label %q, want %q", got, cfg.Access)
+		}
 		if !slices.Equal(members, want) {
 			t.Errorf("invokers %q, want exactly %q (access %s)", members, want, cfg.Access)
 		}
