@@ -1,0 +1,274 @@
+# shellcheck shell=bash
+# dify-backup-lib.sh: what dify-backup and dify-restore share. Sourced, never run.
+#
+# Configuration comes from the environment first, then from the file the startup
+# script writes (/etc/dify-gcp/backup.env), then from the defaults below. The
+# environment wins so that tests (and an operator) can point both commands at a
+# local folder instead of the bucket and at a local PostgreSQL instead of the
+# compose stack:
+#
+#   BACKUP_DEST      gs://BUCKET/STACK, or a local folder (/path or file:///path)
+#   DIFY_DIR         Dify's docker/ folder (the compose project)
+#   DIFY_VOLUMES     the folder holding Dify's volumes (docker/volumes)
+#   DIFY_STACK       stack name, recorded in the manifest
+#   DIFY_VERSION     Dify version, recorded in the manifest (default: from DIFY_DIR)
+#   DIFY_DOCKER      1: reach PostgreSQL with `docker compose exec` (default);
+#                    0: run pg_dump/pg_restore here, libpq env (PGHOST...) decides where
+#   DIFY_PG_USER     database superuser (default postgres)
+#   DIFY_DATABASES   databases to back up (default "dify dify_plugin")
+#   DIFY_PG_WAIT_SECONDS  how long to wait for PostgreSQL to accept connections
+#   DIFY_HEALTH_URL  what "Dify is up" means (restore, docker mode)
+#   DIFY_LOCK_FILE   serialises backups, restores and upgrades
+
+# The manifest's first line; restore refuses any other format.
+# shellcheck disable=SC2034 # used by dify-backup and dify-restore
+readonly DIFY_BACKUP_FORMAT="dify-backup/1"
+
+# Each archive object and the volume folders (relative to DIFY_VOLUMES) it holds.
+# db/data is not here: the databases are dumped, which is consistent while Dify
+# runs. redis/data is not here either: cache and Celery queue, transient.
+# shellcheck disable=SC2034 # used by dify-backup and dify-restore
+readonly DIFY_ARCHIVES=(
+	"app-storage.tar.gz=app/storage"
+	"plugin-daemon.tar.gz=plugin_daemon"
+	"weaviate.tar.gz=weaviate"
+	"sandbox.tar.gz=sandbox/conf sandbox/dependencies"
+)
+
+LOG_TAG=dify-backup
+LOG_TO_JOURNAL=0
+
+# log_init TAG: under systemd, stderr is the journal and a "<N>" prefix sets the
+# message's priority, so each line is logged once with its real severity. Run by
+# hand, lines go to the terminal and, through logger, to the journal.
+log_init() {
+	LOG_TAG=$1
+	if [[ -n ${JOURNAL_STREAM:-} ]] &&
+		[[ "$(stat -L -c '%d:%i' /proc/self/fd/2 2>/dev/null)" == "$JOURNAL_STREAM" ]]; then
+		LOG_TO_JOURNAL=1
+	fi
+}
+
+# log PRIORITY MESSAGE... (PRIORITY: err, warning, notice or info)
+log() {
+	local prio=$1 num=6
+	shift
+	case $prio in
+	err) num=3 ;;
+	warning) num=4 ;;
+	notice) num=5 ;;
+	esac
+	if ((LOG_TO_JOURNAL)); then
+		printf '<%d>%s\n' "$num" "$*" >&2
+	else
+		printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$LOG_TAG" "$*" >&2
+		logger -t "$LOG_TAG" -p "user.$prio" -- "$*" 2>/dev/null || true
+	fi
+}
+info() { log info "$@"; }
+warn() { log warning "$@"; }
+die() {
+	log err "ERROR: $*"
+	exit 1
+}
+
+# load_config: fill unset settings from the config file, then from defaults.
+# The file is parsed, not sourced: only known keys, values taken literally.
+load_config() {
+	local file=${DIFY_BACKUP_CONFIG:-/etc/dify-gcp/backup.env} key value
+	if [[ -r $file ]]; then
+		while IFS='=' read -r key value; do
+			case $key in
+			BACKUP_DEST | DIFY_DIR | DIFY_VOLUMES | DIFY_STACK | DIFY_HEALTH_URL)
+				if [[ -z ${!key:-} ]]; then
+					printf -v "$key" '%s' "$value"
+				fi
+				;;
+			esac
+		done <"$file"
+	fi
+	: "${BACKUP_DEST:?BACKUP_DEST is not set (and no $file)}"
+	DIFY_DIR=${DIFY_DIR:-/mnt/disks/dify-data/current/docker}
+	DIFY_VOLUMES=${DIFY_VOLUMES:-$DIFY_DIR/volumes}
+	DIFY_STACK=${DIFY_STACK:-unknown}
+	DIFY_DOCKER=${DIFY_DOCKER:-1}
+	DIFY_PG_USER=${DIFY_PG_USER:-postgres}
+	DIFY_DATABASES=${DIFY_DATABASES:-dify dify_plugin}
+	DIFY_PG_WAIT_SECONDS=${DIFY_PG_WAIT_SECONDS:-300}
+	DIFY_HEALTH_URL=${DIFY_HEALTH_URL:-http://127.0.0.1/console/api/ping}
+	DIFY_LOCK_FILE=${DIFY_LOCK_FILE:-/run/lock/dify-backup.lock}
+	# gcloud needs a writable configuration folder; systemd services have no HOME.
+	export CLOUDSDK_CONFIG=${CLOUDSDK_CONFIG:-/var/lib/dify-gcp/gcloud}
+	BACKUP_DEST=${BACKUP_DEST%/}
+	case $BACKUP_DEST in
+	gs://?*) DEST_KIND=gs ;;
+	file:///*)
+		DEST_KIND=local
+		BACKUP_DEST=${BACKUP_DEST#file://}
+		;;
+	/*) DEST_KIND=local ;;
+	*) die "BACKUP_DEST must be gs://BUCKET/PREFIX or an absolute folder, not '$BACKUP_DEST'" ;;
+	esac
+}
+
+# take_lock: one backup, restore or upgrade at a time; wait for the one running.
+take_lock() {
+	mkdir -p "$(dirname "$DIFY_LOCK_FILE")"
+	exec 8>"$DIFY_LOCK_FILE"
+	if ! flock -w "${DIFY_LOCK_WAIT_SECONDS:-3600}" 8; then
+		die "another backup, restore or upgrade holds $DIFY_LOCK_FILE"
+	fi
+}
+
+# dify_version: the version whose database schema the backup holds.
+dify_version() {
+	if [[ -n ${DIFY_VERSION:-} ]]; then
+		printf '%s\n' "$DIFY_VERSION"
+		return
+	fi
+	local real
+	real=$(readlink -f "$DIFY_DIR" 2>/dev/null) || real=""
+	real=${real%/docker}
+	printf '%s\n' "${real##*/}"
+}
+
+# --- the destination: a gs:// prefix or a local folder standing in for it ---
+
+# put RUN NAME: store stdin as object NAME of run RUN.
+put() {
+	local run=$1 name=$2
+	if [[ $DEST_KIND == gs ]]; then
+		gcloud storage cp --quiet - "$BACKUP_DEST/$run/$name"
+	else
+		# Callers test the status, which turns off errexit in here: chain.
+		mkdir -p "$BACKUP_DEST/$run" &&
+			cat >"$BACKUP_DEST/$run/$name.partial" &&
+			mv "$BACKUP_DEST/$run/$name.partial" "$BACKUP_DEST/$run/$name"
+	fi
+}
+
+# get RUN NAME: write object NAME of run RUN to stdout.
+get() {
+	local run=$1 name=$2
+	if [[ $DEST_KIND == gs ]]; then
+		gcloud storage cat "$BACKUP_DEST/$run/$name"
+	else
+		cat "$BACKUP_DEST/$run/$name"
+	fi
+}
+
+# has_object RUN NAME
+has_object() {
+	local run=$1 name=$2
+	if [[ $DEST_KIND == gs ]]; then
+		gcloud storage ls "$BACKUP_DEST/$run/$name" >/dev/null 2>&1
+	else
+		[[ -f $BACKUP_DEST/$run/$name ]]
+	fi
+}
+
+# complete_runs: the timestamps of every run that has a MANIFEST, oldest first.
+complete_runs() {
+	local out rc=0 f
+	if [[ $DEST_KIND == gs ]]; then
+		out=$(gcloud storage ls "$BACKUP_DEST/*/MANIFEST" 2>&1) || rc=$?
+		if ((rc != 0)); then
+			if [[ $out == *"matched no objects"* ]]; then
+				return 0
+			fi
+			die "cannot list $BACKUP_DEST: $out"
+		fi
+		while IFS= read -r f; do
+			f=${f%/MANIFEST}
+			printf '%s\n' "${f##*/}"
+		done <<<"$out" | grep -E '^[0-9]{8}T[0-9]{6}Z$' | sort || true
+	else
+		for f in "$BACKUP_DEST"/*/MANIFEST; do
+			[[ -f $f ]] || continue
+			f=${f%/MANIFEST}
+			printf '%s\n' "${f##*/}"
+		done | grep -E '^[0-9]{8}T[0-9]{6}Z$' | sort || true
+	fi
+}
+
+# tap PREFIX: copy stdin to stdout, recording its byte count in PREFIX.size and
+# its sha256 in PREFIX.sha256, so nothing is stored locally to be measured.
+tap() {
+	local p=$1 rc=0 sum_pid len_pid
+	rm -f "$p.sum.fifo" "$p.len.fifo"
+	mkfifo "$p.sum.fifo" "$p.len.fifo" || return 1
+	sha256sum <"$p.sum.fifo" | cut -d' ' -f1 >"$p.sha256" &
+	sum_pid=$!
+	wc -c <"$p.len.fifo" | tr -d ' ' >"$p.size" &
+	len_pid=$!
+	tee "$p.sum.fifo" "$p.len.fifo" || rc=$?
+	wait "$sum_pid" || rc=1
+	wait "$len_pid" || rc=1
+	rm -f "$p.sum.fifo" "$p.len.fifo"
+	return "$rc"
+}
+
+# --- PostgreSQL: inside the compose stack, or wherever libpq points ---
+
+dc() {
+	(cd "$DIFY_DIR" && docker compose "$@")
+}
+
+# find_pg_service: the compose service running PostgreSQL. Dify 1.8 calls it
+# "db", later versions "db_postgres"; failing both, any service whose image is
+# postgres.
+find_pg_service() {
+	PG_SERVICE=""
+	[[ $DIFY_DOCKER == 0 ]] && return 0
+	local running s
+	running=$(dc ps --services --status running) || die "docker compose ps failed in $DIFY_DIR"
+	for s in db db_postgres; do
+		if grep -qx -- "$s" <<<"$running"; then
+			PG_SERVICE=$s
+			return 0
+		fi
+	done
+	PG_SERVICE=$(dc ps --status running --format '{{.Service}} {{.Image}}' |
+		awk '$2 ~ /(^|\/)postgres(:|@|$)/ { print $1; exit }') || true
+	[[ -n $PG_SERVICE ]] || die "no running PostgreSQL service in $DIFY_DIR (looked for db, db_postgres and postgres images)"
+}
+
+# pg TOOL ARGS...: run a PostgreSQL client tool against Dify's server; stdin and
+# stdout pass through.
+pg() {
+	if [[ $DIFY_DOCKER == 0 ]]; then
+		"$@"
+	else
+		dc exec -T "$PG_SERVICE" "$@"
+	fi
+}
+
+# wait_for_pg: a backup fired at boot may start before the database accepts
+# connections.
+wait_for_pg() {
+	local deadline=$((SECONDS + DIFY_PG_WAIT_SECONDS))
+	until pg pg_isready -q -U "$DIFY_PG_USER" -d postgres; do
+		if ((SECONDS >= deadline)); then
+			die "PostgreSQL is not accepting connections (waited ${DIFY_PG_WAIT_SECONDS}s)"
+		fi
+		sleep 2
+	done
+}
+
+# is_running SERVICE (docker mode)
+is_running() {
+	dc ps --services --status running | grep -qx -- "$1"
+}
+
+# wait_healthy: poll Dify's ping endpoint until it answers pong.
+wait_healthy() {
+	local deadline=$((SECONDS + ${DIFY_HEALTH_WAIT_SECONDS:-900})) body
+	while ((SECONDS < deadline)); do
+		body=$(curl -fsS --max-time 5 "$DIFY_HEALTH_URL" 2>/dev/null) || body=""
+		if [[ $body =~ \"result\"[[:space:]]*:[[:space:]]*\"pong\" ]]; then
+			return 0
+		fi
+		sleep 5
+	done
+	return 1
+}
