@@ -63,8 +63,8 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		FlowSampling:        pulumi.Float64(0.5),
 		Metadata:            pulumi.String("INCLUDE_ALL_METADATA"),
 	}
-	vmSubnet, err := compute.NewSubnetwork(ctx, name+"-vm", &compute.SubnetworkArgs{
-		Name:                  pulumi.String(name + "-vm"),
+	vmSubnet, err := compute.NewSubnetwork(ctx, name+"-vm-subnet", &compute.SubnetworkArgs{
+		Name:                  pulumi.String(name + "-vm-subnet"),
 		Network:               vpc.ID(),
 		Region:                pulumi.String(args.Region),
 		IpCidrRange:           pulumi.String(args.VMSubnetCIDR),
@@ -74,8 +74,8 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	if err != nil {
 		return nil, fmt.Errorf("network: vm subnet: %w", err)
 	}
-	runSubnet, err := compute.NewSubnetwork(ctx, name+"-run", &compute.SubnetworkArgs{
-		Name:                  pulumi.String(name + "-run"),
+	runSubnet, err := compute.NewSubnetwork(ctx, name+"-run-subnet", &compute.SubnetworkArgs{
+		Name:                  pulumi.String(name + "-run-subnet"),
 		Network:               vpc.ID(),
 		Region:                pulumi.String(args.Region),
 		IpCidrRange:           pulumi.String(args.RunSubnetCIDR),

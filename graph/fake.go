@@ -26,7 +26,11 @@ func urn(project, stack, parent, typ, name string) string {
 // fakeState is what a fake cloud answers for a new resource: its inputs plus the
 // outputs a provider computes. In a preview the computed outputs are left out,
 // which the SDK treats as unknown, exactly as during `pulumi preview`.
-func fakeState(project, typ, name string, inputs resource.PropertyMap, preview bool) (string, resource.PropertyMap) {
+//
+// Every computed value is unique and recorded in symbols with the reference a
+// reviewer should see instead ("<address of dify-dev-internal-ip>"), so a plan
+// can show where a value comes from rather than a made-up value.
+func fakeState(project, typ, name string, inputs resource.PropertyMap, preview bool, symbols map[string]string, seq int) (string, resource.PropertyMap) {
 	state := inputs.Copy()
 	id := name + "-id"
 	if preview {
@@ -38,7 +42,10 @@ func fakeState(project, typ, name string, inputs resource.PropertyMap, preview b
 		}
 		return ""
 	}
-	set := func(k, v string) { state[resource.PropertyKey(k)] = resource.NewStringProperty(v) }
+	set := func(k, v string) {
+		state[resource.PropertyKey(k)] = resource.NewStringProperty(v)
+		symbols[v] = fmt.Sprintf("<%s of %s>", k, name)
+	}
 	physical := str("name")
 	if physical == "" {
 		physical = name
@@ -46,10 +53,11 @@ func fakeState(project, typ, name string, inputs resource.PropertyMap, preview b
 	set("selfLink", fmt.Sprintf("https://www.googleapis.com/fake/projects/%s/%s/%s", project, kind(typ), physical))
 	switch typ {
 	case "gcp:compute/address:Address":
+		// Unique per address; external ones in TEST-NET-3, for documentation only.
 		if str("addressType") == "INTERNAL" {
-			set("address", "10.10.0.2")
+			set("address", fmt.Sprintf("10.10.0.%d", 2+seq%250))
 		} else {
-			set("address", "203.0.113.10") // TEST-NET-3: documentation only
+			set("address", fmt.Sprintf("203.0.113.%d", 10+seq%240))
 		}
 	case "gcp:serviceaccount/account:Account":
 		email := str("accountId") + "@" + project + ".iam.gserviceaccount.com"
@@ -75,9 +83,10 @@ func fakeState(project, typ, name string, inputs resource.PropertyMap, preview b
 }
 
 // fakeCall answers the functions the program invokes.
-func fakeCall(project string, args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+func fakeCall(project string, args pulumi.MockCallArgs, symbols map[string]string) (resource.PropertyMap, error) {
 	switch args.Token {
 	case "gcp:organizations/getProject:getProject":
+		symbols[FakeProjectNumber] = "<number of project " + project + ">"
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"projectId": project, "number": FakeProjectNumber, "name": project,
 		}), nil

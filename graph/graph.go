@@ -47,6 +47,9 @@ type Graph struct {
 	Resources      []*Resource // in registration order
 	Outputs        map[string]Output
 	Invokes        []string // function tokens called, in order
+	// Symbols maps each value the fake cloud made up to the reference a reader
+	// should see instead, such as "<address of dify-dev-internal-ip>".
+	Symbols map[string]string
 }
 
 // Options changes how the program is run.
@@ -64,7 +67,7 @@ func Run(program pulumi.RunFunc, project, stack string, config map[string]string
 	if cloudProject == "" {
 		cloudProject = project
 	}
-	m := &mocks{project: project, stack: stack, cloudProject: cloudProject, preview: opts.Preview}
+	m := &mocks{project: project, stack: stack, cloudProject: cloudProject, preview: opts.Preview, symbols: map[string]string{}}
 	var exports map[string]pulumi.Input
 	var outputs map[string]Output
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
@@ -81,7 +84,7 @@ func Run(program pulumi.RunFunc, project, stack string, config map[string]string
 	})
 	// The graph comes back even with an error: what was registered before the
 	// failure (nothing, for a config error) is part of the answer.
-	return &Graph{Project: project, Stack: stack, Resources: m.resources, Outputs: outputs, Invokes: m.invokes}, err
+	return &Graph{Project: project, Stack: stack, Resources: m.resources, Outputs: outputs, Invokes: m.invokes, Symbols: m.symbols}, err
 }
 
 func await(ctx context.Context, exports map[string]pulumi.Input) (map[string]Output, error) {
@@ -167,6 +170,7 @@ type mocks struct {
 	mu        sync.Mutex
 	resources []*Resource
 	invokes   []string
+	symbols   map[string]string
 }
 
 func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -189,20 +193,20 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	}
 	r.URN = urn(m.project, m.stack, r.Parent, r.Type, r.Name)
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.resources = append(m.resources, r)
-	m.mu.Unlock()
 	if !args.Custom {
 		return "", resource.PropertyMap{}, nil
 	}
-	id, state := fakeState(m.cloudProject, args.TypeToken, args.Name, args.Inputs, m.preview)
+	id, state := fakeState(m.cloudProject, args.TypeToken, args.Name, args.Inputs, m.preview, m.symbols, len(m.resources))
 	return id, state, nil
 }
 
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.invokes = append(m.invokes, args.Token)
-	m.mu.Unlock()
-	return fakeCall(m.cloudProject, args)
+	return fakeCall(m.cloudProject, args, m.symbols)
 }
 
 // Get returns the input at a property path such as
@@ -226,4 +230,15 @@ func (r *Resource) String(path string) string {
 		return ""
 	}
 	return v.StringValue()
+}
+
+// Fake returns the value the fake cloud made up for a reference such as
+// "<address of dify-dev-internal-ip>", or "" if it made none.
+func (g *Graph) Fake(ref string) string {
+	for v, r := range g.Symbols {
+		if r == ref {
+			return v
+		}
+	}
+	return ""
 }

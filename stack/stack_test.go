@@ -160,8 +160,8 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		if v, _ := vpc.Get("autoCreateSubnetworks"); v.BoolValue() {
 			t.Error("VPC auto-creates subnets")
 		}
-		vmSubnet := must(t, g, tSubnet, n+"-vm")
-		runSubnet := must(t, g, tSubnet, n+"-run")
+		vmSubnet := must(t, g, tSubnet, n+"-vm-subnet")
+		runSubnet := must(t, g, tSubnet, n+"-run-subnet")
 		if got := vmSubnet.String("ipCidrRange"); got != cfg.VMSubnetCIDR {
 			t.Errorf("VM subnet %s, want %s", got, cfg.VMSubnetCIDR)
 		}
@@ -208,14 +208,18 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		}
 		email := n + "-vm@" + cfg.Project + ".iam.gserviceaccount.com"
 		vm := must(t, g, tInstance, n)
+		internalIP, externalIP := g.Fake("<address of "+n+"-internal-ip>"), g.Fake("<address of "+n+"-external-ip>")
+		if internalIP == "" || externalIP == "" {
+			t.Fatalf("the fake cloud gave no addresses: %q %q", internalIP, externalIP)
+		}
 		checks := map[string]string{
 			"machineType":                                 cfg.MachineType,
 			"zone":                                        cfg.Zone,
 			"serviceAccount.email":                        email,
 			"bootDisk.initializeParams.image":             "debian-cloud/debian-12",
 			"attachedDisks[0].deviceName":                 components.DataDeviceName,
-			"networkInterfaces[0].networkIp":              "10.10.0.2",
-			"networkInterfaces[0].accessConfigs[0].natIp": "203.0.113.10",
+			"networkInterfaces[0].networkIp":              internalIP,
+			"networkInterfaces[0].accessConfigs[0].natIp": externalIP,
 			`metadata["enable-oslogin"]`:                  "TRUE",
 			`metadata["block-project-ssh-keys"]`:          "TRUE",
 			`metadata["serial-port-enable"]`:              "FALSE",
@@ -362,7 +366,7 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			env[e.ObjectValue()["name"].StringValue()] = e.ObjectValue()["value"].StringValue()
 		}
 		wantEnv := map[string]string{
-			proxy.EnvBackend:        "10.10.0.2:80",
+			proxy.EnvBackend:        g.Fake("<address of "+n+"-internal-ip>") + ":80",
 			proxy.EnvTimeoutSeconds: fmt.Sprint(cfg.RequestTimeoutSeconds),
 			proxy.EnvBodyLimitMiB:   fmt.Sprint(cfg.BodyLimitMiB()),
 		}
@@ -375,8 +379,8 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		if svc.String("template.vpcAccess.egress") != "PRIVATE_RANGES_ONLY" {
 			t.Error("egress is not private ranges only")
 		}
-		runSubnet := must(t, g, tSubnet, n+"-run")
-		if svc.String("template.vpcAccess.networkInterfaces[0].subnetwork") != "https://www.googleapis.com/fake/projects/"+cfg.Project+"/subnetworks/"+n+"-run" ||
+		runSubnet := must(t, g, tSubnet, n+"-run-subnet")
+		if svc.String("template.vpcAccess.networkInterfaces[0].subnetwork") != "https://www.googleapis.com/fake/projects/"+cfg.Project+"/subnetworks/"+n+"-run-subnet" ||
 			!slices.Contains(svc.PropertyDeps["template"], runSubnet.URN) {
 			t.Error("service does not egress through the Cloud Run subnet")
 		}
@@ -424,8 +428,8 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			outputs.Region:              cfg.Region,
 			outputs.Zone:                cfg.Zone,
 			outputs.VMName:              n,
-			outputs.InternalAddress:     "10.10.0.2",
-			outputs.ExternalAddress:     "203.0.113.10",
+			outputs.InternalAddress:     g.Fake("<address of " + n + "-internal-ip>"),
+			outputs.ExternalAddress:     g.Fake("<address of " + n + "-external-ip>"),
 			outputs.BackupBucket:        cfg.BackupBucketName(),
 			outputs.VMServiceAccount:    n + "-vm@" + cfg.Project + ".iam.gserviceaccount.com",
 			outputs.ProxyServiceAccount: n + "-proxy@" + cfg.Project + ".iam.gserviceaccount.com",

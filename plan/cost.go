@@ -1,0 +1,176 @@
+package plan
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/dify-gcp/dify-gcp/config"
+)
+
+// HoursPerMonth is the month Google's price pages use.
+const HoursPerMonth = 730
+
+// Price is one list price with where it came from.
+type Price struct {
+	USD    float64
+	Unit   string
+	Source string
+	// Check marks a price not confirmed in the project's reference notes.
+	Check bool
+}
+
+// PricesAsOf dates the table: list prices move, so the estimate says when its
+// numbers were read.
+const PricesAsOf = "2026-06 (asia-northeast1 list prices)"
+
+// Prices returns the price table the estimate uses. Sources: Google Cloud's
+// pricing pages as summarised in shared/reference/gcp.md; entries marked Check
+// come from the public pricing pages directly and should be re-read before
+// budgeting on them.
+func Prices() map[string]Price {
+	const gcp = "shared/reference/gcp.md (Compute Engine)"
+	return map[string]Price{
+		"vm/e2-standard-2/standard": {0.086, "hour", gcp, false},
+		"vm/e2-standard-2/spot":     {0.052, "hour", gcp, false},
+		"disk/pd-balanced":          {0.13, "GiB-month", gcp, false},
+		"disk/pd-standard":          {0.052, "GiB-month", gcp, false},
+		"disk/pd-ssd":               {0.221, "GiB-month", "cloud.google.com/compute/disks-image-pricing", true},
+		"snapshot":                  {0.064, "GiB-month", gcp, false},
+		"ip/external-in-use":        {0.005, "hour", gcp, false},
+		"gcs/standard":              {0.023, "GiB-month", "cloud.google.com/storage/pricing (regional Standard)", true},
+		"registry/storage":          {0.10, "GiB-month over 0.5 GiB", "shared/reference/gcp.md (Artifact Registry)", false},
+		"run/idle-vcpu":             {0.0000025, "vCPU-second (idle minimum instance)", "cloud.google.com/run/pricing (tier 1)", true},
+		"run/idle-gib":              {0.0000025, "GiB-second (idle minimum instance)", "cloud.google.com/run/pricing (tier 1)", true},
+	}
+}
+
+// Assumptions behind the quantities that config alone does not fix.
+const (
+	// DataFullness is the share of the data disk assumed in use.
+	DataFullness = 0.5
+	// DailyChange is the share of used data assumed to change each day, which
+	// each incremental snapshot stores.
+	DailyChange = 0.02
+	// BackupShare is a complete backup's size relative to the used data
+	// (compressed dumps and archives).
+	BackupShare = 0.5
+	// ProxyImageGiB is the size of one proxy image version.
+	ProxyImageGiB = 0.02
+)
+
+// Line is one item of the estimate.
+type Line struct {
+	Item     string  `json:"item"`
+	Quantity string  `json:"quantity"`
+	USD      float64 `json:"usdPerMonth"`
+	Note     string  `json:"note,omitempty"`
+}
+
+// Estimate is a stack's monthly cost estimate.
+type Estimate struct {
+	PricesAsOf string  `json:"pricesAsOf"`
+	Lines      []Line  `json:"lines"`
+	TotalUSD   float64 `json:"totalUsdPerMonth"`
+	Assumes    string  `json:"assumes"`
+}
+
+// EstimateFor prices cfg. Traffic-dependent costs (Cloud Run requests, egress,
+// logging over the free tier) are left out: they depend on use, not on config.
+func EstimateFor(cfg *config.Config) Estimate {
+	p := Prices()
+	e := Estimate{
+		PricesAsOf: PricesAsOf,
+		Assumes: fmt.Sprintf("data disk %.0f%% full, %.0f%% of it changing daily, a backup %.0f%% of the used data; "+
+			"Cloud Run requests, network egress and logging beyond the free tier are not included",
+			DataFullness*100, DailyChange*100, BackupShare*100),
+	}
+	add := func(item, qty string, usd float64, note string) {
+		usd = math.Round(usd*100) / 100
+		e.Lines = append(e.Lines, Line{Item: item, Quantity: qty, USD: usd, Note: note})
+		e.TotalUSD += usd
+	}
+
+	model := "standard"
+	if cfg.Provisioning == config.Spot {
+		model = "spot"
+	}
+	vm := p["vm/e2-standard-2/"+model]
+	vmHourly, vmNote := vm.USD, ""
+	if cfg.MachineType != "e2-standard-2" {
+		// Scale by vCPUs from the e2-standard-2 price: an approximation.
+		if n := vcpus(cfg.MachineType); n > 0 {
+			vmHourly = vm.USD * float64(n) / 2
+		}
+		vmNote = "scaled from e2-standard-2 by vCPU count: approximate"
+	}
+	add(fmt.Sprintf("VM %s (%s)", cfg.MachineType, model), fmt.Sprintf("%d h", HoursPerMonth), vmHourly*HoursPerMonth, vmNote)
+
+	add("boot disk pd-balanced", fmt.Sprintf("%d GiB", cfg.BootDiskGiB), float64(cfg.BootDiskGiB)*p["disk/pd-balanced"].USD, "")
+	disk := p["disk/"+cfg.DataDiskType]
+	add("data disk "+cfg.DataDiskType, fmt.Sprintf("%d GiB", cfg.DataDiskGiB), float64(cfg.DataDiskGiB)*disk.USD, checkNote(disk))
+
+	used := float64(cfg.DataDiskGiB) * DataFullness
+	snapGiB := used + used*DailyChange*float64(cfg.SnapshotRetentionDays)
+	add("data disk snapshots", fmt.Sprintf("%.1f GiB (%d days)", snapGiB, cfg.SnapshotRetentionDays), snapGiB*p["snapshot"].USD, "")
+
+	add("external IPv4 (in use)", fmt.Sprintf("%d h", HoursPerMonth), HoursPerMonth*p["ip/external-in-use"].USD, "")
+
+	runs := float64(24/cfg.BackupIntervalHours) * float64(cfg.BackupRetentionDays)
+	backupGiB := runs * used * BackupShare
+	gcs := p["gcs/standard"]
+	add("backups in GCS", fmt.Sprintf("%.0f backups, %.0f GiB", runs, backupGiB), backupGiB*gcs.USD, checkNote(gcs))
+
+	regGiB := 10 * ProxyImageGiB // the cleanup policy keeps ten versions
+	add("Artifact Registry", fmt.Sprintf("%.1f GiB", regGiB), math.Max(0, regGiB-0.5)*p["registry/storage"].USD, "within the free 0.5 GiB")
+
+	if cfg.ProxyMinInstances > 0 {
+		secs := float64(HoursPerMonth * 3600 * cfg.ProxyMinInstances)
+		cpu, mem := p["run/idle-vcpu"], p["run/idle-gib"]
+		add("Cloud Run minimum instances (idle)", fmt.Sprintf("%d x 1 vCPU, 0.5 GiB", cfg.ProxyMinInstances),
+			secs*cpu.USD+secs*0.5*mem.USD, checkNote(cpu))
+	}
+	e.TotalUSD = math.Round(e.TotalUSD*100) / 100
+	return e
+}
+
+func checkNote(p Price) string {
+	if p.Check {
+		return "price not in the reference notes: check " + p.Source
+	}
+	return ""
+}
+
+// vcpus reads the vCPU count from a machine type such as n2-standard-4.
+func vcpus(machine string) int {
+	parts := strings.Split(machine, "-")
+	var n int
+	for _, part := range parts {
+		if _, err := fmt.Sscanf(part, "%d", &n); err == nil && fmt.Sprint(n) == part {
+			return n
+		}
+	}
+	return 0
+}
+
+// Warnings are what a reviewer should notice about a configuration even though
+// it is valid.
+func Warnings(cfg *config.Config) []string {
+	var w []string
+	if cfg.Access == config.Public {
+		w = append(w, "access is public: anyone on the internet reaches Dify's login page (the admin password is set at first boot, so nobody can claim /install)")
+	}
+	if cfg.Provisioning == config.Spot {
+		w = append(w, "the VM is Spot: Google can stop it at any time; it keeps its disks and needs `gcloud compute instances start` to return")
+	}
+	if !cfg.DeletionProtection {
+		w = append(w, "deletion protection is off: `pulumi destroy` deletes the VM and the backup bucket with every backup (the data disk stays protected)")
+	}
+	if cfg.ProxyImage == "" {
+		w = append(w, "the proxy image is built during deployment: `pulumi preview` and `up` need a Docker daemon (set dify-gcp:proxyImage to a digest to avoid it)")
+	}
+	if cfg.ProxyMinInstances == 0 {
+		w = append(w, "proxyMinInstances is 0: the first request after idle waits for a cold start")
+	}
+	return w
+}
