@@ -1,5 +1,7 @@
 package config
 
+import "fmt"
+
 // Namespace is the project name: every key of this program is "dify-gcp:<name>".
 const Namespace = "dify-gcp"
 
@@ -75,4 +77,23 @@ func Keys() []Key {
 		{Name: Namespace + ":runSubnetCidr", Type: "string", Default: "10.10.1.0/26",
 			Description: "Private IPv4 range of the Cloud Run Direct VPC egress subnet: /26 or larger, not overlapping the VM's."},
 	}
+}
+
+// Table renders Keys as the Markdown table docs/configuration.md carries.
+func Table() string {
+	s := "| key | type | default | meaning |\n| --- | --- | --- | --- |\n"
+	for _, k := range Keys() {
+		def := "required"
+		switch d := k.Default.(type) {
+		case nil:
+		case string:
+			def = "`\"" + d + "\"`"
+		case []string:
+			def = "`[]`"
+		default:
+			def = fmt.Sprintf("`%v`", d)
+		}
+		s += "| `" + k.Name + "` | " + k.Type + " | " + def + " | " + k.Description + " |\n"
+	}
+	return s
 }

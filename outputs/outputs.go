@@ -64,3 +64,12 @@ func All() []Spec {
 		{AdminPasswordSecret, "Secret Manager secret id of Dify's initial admin password", "dify-prod-admin-password"},
 	}
 }
+
+// Table renders All as the Markdown table docs/outputs.md carries.
+func Table() string {
+	s := "| output | meaning | example |\n| --- | --- | --- |\n"
+	for _, o := range All() {
+		s += "| `" + o.Name + "` | " + o.Description + " | `" + o.Example + "` |\n"
+	}
+	return s
+}
