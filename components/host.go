@@ -33,10 +33,22 @@ type HostArgs struct {
 	Subnet pulumi.StringInput // the VM subnet's self link
 	Tag    string             // network tag the firewall targets
 
+	// Schedule, when set, starts and stops the VM on a timetable (never in
+	// production; config refuses it there).
+	Schedule *VMSchedule
+	// ProjectNumber names the Compute Engine service agent, which performs
+	// scheduled starts and stops.
+	ProjectNumber pulumi.StringInput
+
 	// Script holds the startup script's values except PublicURL and the secret
 	// ids, which the component fills in.
 	Script    hostscript.Values
 	PublicURL pulumi.StringInput
+}
+
+// VMSchedule starts and stops the VM by cron, in a time zone.
+type VMSchedule struct {
+	StartCron, StopCron, TimeZone string
 }
 
 // Host is the Dify VM with its identity, addresses, data disk and secrets. The
@@ -191,6 +203,35 @@ func NewHost(ctx *pulumi.Context, name string, args *HostArgs, opts ...pulumi.Re
 			return s, nil
 		}).(pulumi.StringOutput)
 
+	var schedule pulumi.StringPtrInput
+	vmDeps := secretGrants
+	if args.Schedule != nil {
+		policy, err := compute.NewResourcePolicy(ctx, name+"-schedule", &compute.ResourcePolicyArgs{
+			Name:        pulumi.String(name + "-schedule"),
+			Region:      pulumi.String(args.Region),
+			Description: pulumi.String("Runs the Dify VM only in working hours"),
+			InstanceSchedulePolicy: &compute.ResourcePolicyInstanceSchedulePolicyArgs{
+				VmStartSchedule: &compute.ResourcePolicyInstanceSchedulePolicyVmStartScheduleArgs{Schedule: pulumi.String(args.Schedule.StartCron)},
+				VmStopSchedule:  &compute.ResourcePolicyInstanceSchedulePolicyVmStopScheduleArgs{Schedule: pulumi.String(args.Schedule.StopCron)},
+				TimeZone:        pulumi.String(args.Schedule.TimeZone),
+			},
+		}, child...)
+		if err != nil {
+			return nil, fmt.Errorf("host: schedule: %w", err)
+		}
+		// Google starts and stops scheduled VMs as the Compute Engine service
+		// agent, which needs the right to do so.
+		agent, err := projects.NewIAMMember(ctx, name+"-schedule-agent", &projects.IAMMemberArgs{
+			Project: pulumi.String(args.Project), Role: pulumi.String("roles/compute.instanceAdmin.v1"),
+			Member: pulumi.Sprintf("serviceAccount:service-%s@compute-system.iam.gserviceaccount.com", args.ProjectNumber),
+		}, child...)
+		if err != nil {
+			return nil, fmt.Errorf("host: schedule agent: %w", err)
+		}
+		schedule = policy.SelfLink
+		vmDeps = append(vmDeps, agent)
+	}
+
 	vm, err := compute.NewInstance(ctx, name, &compute.InstanceArgs{
 		Name:        pulumi.String(name),
 		Zone:        pulumi.String(args.Zone),
@@ -234,7 +275,8 @@ func NewHost(ctx *pulumi.Context, name string, args *HostArgs, opts ...pulumi.Re
 		CanIpForward:           pulumi.Bool(false),
 		AllowStoppingForUpdate: pulumi.Bool(true),
 		DeletionProtection:     pulumi.Bool(args.DeletionProtection),
-	}, with(child, pulumi.DependsOn(secretGrants))...)
+		ResourcePolicies:       schedule,
+	}, with(child, pulumi.DependsOn(vmDeps))...)
 	if err != nil {
 		return nil, fmt.Errorf("host: instance: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Access says who may call the Cloud Run service.
@@ -70,6 +71,22 @@ type Config struct {
 
 	VMSubnetCIDR  string
 	RunSubnetCIDR string
+
+	Monitoring  bool
+	AlertEmails []string
+
+	// VMStartCron and VMStopCron, both set or both empty, schedule the VM
+	// outside production.
+	VMStartCron        string
+	VMStopCron         string
+	VMScheduleTimeZone string
+}
+
+// BackupAlertAfter is how long without a successful backup before the alert
+// fires: one interval plus half an interval of margin (at least an hour).
+func (c *Config) BackupAlertAfter() time.Duration {
+	interval := time.Duration(c.BackupIntervalHours) * time.Hour
+	return interval + max(time.Hour, interval/2)
 }
 
 // BodyLimitMiB is the largest request body the proxy and Dify's nginx accept: the
@@ -131,6 +148,11 @@ func Load(stack string, get Getter) (*Config, error) {
 		Domain:                r.str(ns("domain")),
 		VMSubnetCIDR:          r.str(ns("vmSubnetCidr")),
 		RunSubnetCIDR:         r.str(ns("runSubnetCidr")),
+		Monitoring:            r.boolean(ns("monitoring")),
+		AlertEmails:           r.strings(ns("alertEmails")),
+		VMStartCron:           r.str(ns("vmStartCron")),
+		VMStopCron:            r.str(ns("vmStopCron")),
+		VMScheduleTimeZone:    r.str(ns("vmScheduleTimeZone")),
 	}
 	// Type errors come first; values that failed to parse are not judged again.
 	problems := r.problems

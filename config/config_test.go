@@ -10,12 +10,14 @@ import (
 // base is a minimal valid private stack; cases change one thing at a time.
 func base() map[string]string {
 	return map[string]string{
-		"gcp:project":         "acme-dify-prod",
-		"gcp:region":          "asia-northeast1",
-		"dify-gcp:zone":       "asia-northeast1-c",
-		"dify-gcp:production": "true",
-		"dify-gcp:access":     "private",
-		"dify-gcp:invokers":   `["group:dify-users@example.com"]`,
+		"gcp:project":          "acme-dify-prod",
+		"gcp:region":           "asia-northeast1",
+		"dify-gcp:zone":        "asia-northeast1-c",
+		"dify-gcp:production":  "true",
+		"dify-gcp:access":      "private",
+		"dify-gcp:invokers":    `["group:dify-users@example.com"]`,
+		"dify-gcp:monitoring":  "true",
+		"dify-gcp:alertEmails": `["oncall@example.com"]`,
 	}
 }
 
@@ -36,8 +38,9 @@ func TestDefaults(t *testing.T) {
 		BootDiskGiB: 30, DataDiskGiB: 50, DataDiskType: "pd-balanced", SnapshotRetentionDays: 14,
 		DeletionProtection: true, DifyVersion: "1.8.1",
 		PluginDaemonImage: "langgenius/dify-plugin-daemon:0.2.0-local", SandboxImage: "langgenius/dify-sandbox:0.2.12",
-		BackupIntervalHours: 24, BackupRetentionDays: 30, ProxyMaxInstances: 4,
+		BackupIntervalHours: 6, BackupRetentionDays: 30, ProxyMaxInstances: 4,
 		VMSubnetCIDR: "10.10.0.0/24", RunSubnetCIDR: "10.10.1.0/26",
+		Monitoring: true, AlertEmails: []string{"oncall@example.com"}, VMScheduleTimeZone: "UTC",
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("loaded\n%+v\nwant\n%+v", *c, want)
@@ -63,7 +66,7 @@ func TestRules(t *testing.T) {
 	}{
 		{name: "valid private", wantKeys: nil},
 		{name: "valid public", set: map[string]string{"dify-gcp:access": "public", "dify-gcp:invokers": "[]"}},
-		{name: "valid spot outside production", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:provisioningModel": "spot"}},
+		{name: "valid spot outside production", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:monitoring": "false", "dify-gcp:provisioningModel": "spot"}},
 		{name: "valid timeout at cap", set: map[string]string{"dify-gcp:requestTimeoutSeconds": "3600"}},
 		{name: "valid upload at cap", set: map[string]string{"dify-gcp:uploadLimitMiB": "31"}},
 		{name: "valid custom machine", set: map[string]string{"dify-gcp:machineType": "e2-custom-2-8192"}},
@@ -101,7 +104,7 @@ func TestRules(t *testing.T) {
 		{name: "upload zero", set: map[string]string{"dify-gcp:uploadLimitMiB": "0"}, wantKeys: []string{"dify-gcp:uploadLimitMiB"}},
 
 		{name: "preemptible refused", set: map[string]string{"dify-gcp:provisioningModel": "preemptible"}, wantKeys: []string{"dify-gcp:provisioningModel"}, wantText: "24 hours"},
-		{name: "preemptible refused outside production", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:provisioningModel": "preemptible"}, wantKeys: []string{"dify-gcp:provisioningModel"}},
+		{name: "preemptible refused outside production", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:monitoring": "false", "dify-gcp:provisioningModel": "preemptible"}, wantKeys: []string{"dify-gcp:provisioningModel"}},
 		{name: "spot in production", set: map[string]string{"dify-gcp:provisioningModel": "spot"}, wantKeys: []string{"dify-gcp:provisioningModel"}, wantText: "production"},
 		{name: "provisioning unknown", set: map[string]string{"dify-gcp:provisioningModel": "reserved"}, wantKeys: []string{"dify-gcp:provisioningModel"}},
 		{name: "shared-core machine", set: map[string]string{"dify-gcp:machineType": "e2-medium"}, wantKeys: []string{"dify-gcp:machineType"}},
@@ -118,6 +121,17 @@ func TestRules(t *testing.T) {
 		{name: "companion on latest", set: map[string]string{"dify-gcp:sandboxImage": "langgenius/dify-sandbox:latest"}, wantKeys: []string{"dify-gcp:sandboxImage"}},
 		{name: "companion without tag", set: map[string]string{"dify-gcp:pluginDaemonImage": "langgenius/dify-plugin-daemon"}, wantKeys: []string{"dify-gcp:pluginDaemonImage"}},
 
+		{name: "valid schedule outside production", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:monitoring": "false",
+			"dify-gcp:vmStartCron": "0 8 * * 1-5", "dify-gcp:vmStopCron": "0 20 * * 1-5", "dify-gcp:vmScheduleTimeZone": "Asia/Tokyo"}},
+		{name: "valid daily backups without monitoring", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:monitoring": "false", "dify-gcp:backupIntervalHours": "24"}},
+		{name: "production without monitoring", set: map[string]string{"dify-gcp:monitoring": "false"}, wantKeys: []string{"dify-gcp:monitoring"}, wantText: "found by users"},
+		{name: "monitoring without emails", set: map[string]string{"dify-gcp:alertEmails": "[]"}, wantKeys: []string{"dify-gcp:alertEmails"}},
+		{name: "monitoring bad email", set: map[string]string{"dify-gcp:alertEmails": `["oncall"]`}, wantKeys: []string{"dify-gcp:alertEmails"}},
+		{name: "monitoring with daily backups", set: map[string]string{"dify-gcp:backupIntervalHours": "24"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}, wantText: "23.5 hours"},
+		{name: "schedule in production", set: map[string]string{"dify-gcp:vmStartCron": "0 8 * * 1-5", "dify-gcp:vmStopCron": "0 20 * * 1-5"}, wantKeys: []string{"dify-gcp:vmStartCron"}, wantText: "outage"},
+		{name: "schedule half set", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:vmStopCron": "0 20 * * 1-5"}, wantKeys: []string{"dify-gcp:vmStopCron"}},
+		{name: "schedule bad cron", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:vmStartCron": "8am", "dify-gcp:vmStopCron": "0 20 * * 1-5"}, wantKeys: []string{"dify-gcp:vmStartCron"}},
+		{name: "schedule bad zone", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:vmStartCron": "0 8 * * 1-5", "dify-gcp:vmStopCron": "0 20 * * 1-5", "dify-gcp:vmScheduleTimeZone": "Tokyo"}, wantKeys: []string{"dify-gcp:vmScheduleTimeZone"}},
 		{name: "backup interval not dividing day", set: map[string]string{"dify-gcp:backupIntervalHours": "5"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}},
 		{name: "backup interval over a day", set: map[string]string{"dify-gcp:backupIntervalHours": "48"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}},
 		{name: "backup retention zero", set: map[string]string{"dify-gcp:backupRetentionDays": "0"}, wantKeys: []string{"dify-gcp:backupRetentionDays"}},
@@ -191,6 +205,15 @@ func TestProblemNamesKeyValueAndFix(t *testing.T) {
 	for _, want := range []string{"dify-gcp:requestTimeoutSeconds", `"4000"`, "fix: pulumi config set dify-gcp:requestTimeoutSeconds 3600", "nothing was created"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestBackupAlertAfter(t *testing.T) {
+	for hours, want := range map[int]string{1: "2h0m0s", 6: "9h0m0s", 12: "18h0m0s", 24: "36h0m0s"} {
+		c := Config{BackupIntervalHours: hours}
+		if got := c.BackupAlertAfter().String(); got != want {
+			t.Errorf("%d h: %s, want %s", hours, got, want)
 		}
 	}
 }

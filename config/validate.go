@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
+	_ "time/tzdata" // schedule time zones validate without the OS's zoneinfo
 )
 
 // Limits the rules enforce, named so the docs and errors quote the same numbers.
@@ -16,6 +18,9 @@ const (
 	MaxRequestTimeoutSeconds = 3600
 	// CloudRunMaxBodyMiB is Cloud Run's cap on an HTTP/1 request body.
 	CloudRunMaxBodyMiB = 32
+	// MaxAbsenceWindow is Cloud Monitoring's longest metric-absence window,
+	// which bounds how late the missed-backup alert may fire.
+	MaxAbsenceWindow = 23*time.Hour + 30*time.Minute
 	// MaxStackNameLength keeps every derived name (bucket, service accounts)
 	// within Google Cloud's limits.
 	MaxStackNameLength = 19
@@ -32,6 +37,7 @@ var (
 	domainRE      = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	machineRE     = regexp.MustCompile(`^([a-z][a-z0-9]*)-(standard|highmem|highcpu)-([0-9]+)$`)
 	customRE      = regexp.MustCompile(`^(?:([a-z][a-z0-9]*)-)?custom-([0-9]+)-([0-9]+)$`)
+	cronRE        = regexp.MustCompile(`^[0-9*/,-]+( [0-9*/,-]+){4}$`)
 )
 
 // rules collects problems for one Config.
@@ -58,6 +64,8 @@ func validate(c *Config, skip map[string]bool) Problems {
 	r.backups()
 	r.proxy()
 	r.network()
+	r.monitoring()
+	r.schedule()
 	return r.problems
 }
 
@@ -324,4 +332,62 @@ func (r *rules) prefix(key, v string, shortest, longest int) (netip.Prefix, bool
 		return p, true
 	}
 	return netip.Prefix{}, false
+}
+
+func (r *rules) monitoring() {
+	c := r.c
+	k := ns("monitoring")
+	if !r.judge(k) {
+		return
+	}
+	if c.Production && !c.Monitoring {
+		r.fail(k, "false", "is off in a production stack: an outage or a week of failed backups would be found by users, not operators",
+			"pulumi config set dify-gcp:monitoring true, and list dify-gcp:alertEmails")
+	}
+	if !c.Monitoring {
+		return
+	}
+	if len(c.AlertEmails) == 0 && r.judge(ns("alertEmails")) {
+		r.fail(ns("alertEmails"), "[]", "is empty with monitoring on: alerts would reach nobody",
+			"pulumi config set --path 'dify-gcp:alertEmails[0]' ops@example.com")
+	}
+	for _, e := range c.AlertEmails {
+		if !emailRE.MatchString(e) {
+			r.fail(ns("alertEmails"), e, "is not an email address", "list addresses such as ops@example.com")
+		}
+	}
+	if validInterval := c.BackupIntervalHours >= 1 && c.BackupIntervalHours <= 24 && 24%c.BackupIntervalHours == 0; r.judge(ns("backupIntervalHours")) && validInterval && c.BackupAlertAfter() > MaxAbsenceWindow {
+		r.fail(ns("backupIntervalHours"), strconv.Itoa(c.BackupIntervalHours),
+			fmt.Sprintf("is too long for the missed-backup alert: it waits an interval plus a margin (%s), and Cloud Monitoring watches for absence at most 23.5 hours", c.BackupAlertAfter()),
+			"pulumi config set dify-gcp:backupIntervalHours 12 (or less)")
+	}
+}
+
+func (r *rules) schedule() {
+	c := r.c
+	start, stop := ns("vmStartCron"), ns("vmStopCron")
+	if !r.judge(start) || !r.judge(stop) || (c.VMStartCron == "" && c.VMStopCron == "") {
+		return
+	}
+	if c.Production {
+		r.fail(start, c.VMStartCron, "schedules a production VM: a stopped production VM is an outage",
+			"remove dify-gcp:vmStartCron and dify-gcp:vmStopCron from the production stack")
+		return
+	}
+	if (c.VMStartCron == "") != (c.VMStopCron == "") {
+		r.fail(stop, c.VMStopCron, "must be set together with dify-gcp:vmStartCron (a VM stopped and never started, or the reverse)",
+			"set both, such as 0 8 * * 1-5 and 0 20 * * 1-5, or neither")
+		return
+	}
+	for _, kv := range []struct{ key, value string }{{start, c.VMStartCron}, {stop, c.VMStopCron}} {
+		if !cronRE.MatchString(kv.value) {
+			r.fail(kv.key, kv.value, "is not a cron expression of five fields (minute hour day month weekday)",
+				fmt.Sprintf("pulumi config set %s '0 8 * * 1-5'", kv.key))
+		}
+	}
+	if k := ns("vmScheduleTimeZone"); r.judge(k) {
+		if _, err := time.LoadLocation(c.VMScheduleTimeZone); err != nil || c.VMScheduleTimeZone == "" || c.VMScheduleTimeZone == "Local" {
+			r.fail(k, c.VMScheduleTimeZone, "is not an IANA time zone", "pulumi config set dify-gcp:vmScheduleTimeZone Asia/Tokyo")
+		}
+	}
 }

@@ -38,6 +38,7 @@ func Prices() map[string]Price {
 		"disk/pd-ssd":               {0.221, "GiB-month", "cloud.google.com/compute/disks-image-pricing", true},
 		"snapshot":                  {0.064, "GiB-month", gcp, false},
 		"ip/external-in-use":        {0.005, "hour", gcp, false},
+		"ip/external-reserved":      {0.015, "hour (reserved, unattached)", gcp, false},
 		"gcs/standard":              {0.023, "GiB-month", "cloud.google.com/storage/pricing (regional Standard)", true},
 		"registry/storage":          {0.10, "GiB-month over 0.5 GiB", "shared/reference/gcp.md (Artifact Registry)", false},
 		"run/idle-vcpu":             {0.0000025, "vCPU-second (idle minimum instance)", "cloud.google.com/run/pricing (tier 1)", true},
@@ -104,7 +105,15 @@ func EstimateFor(cfg *config.Config) Estimate {
 		}
 		vmNote = "scaled from e2-standard-2 by vCPU count: approximate"
 	}
-	add(fmt.Sprintf("VM %s (%s)", cfg.MachineType, model), fmt.Sprintf("%d h", HoursPerMonth), vmHourly*HoursPerMonth, vmNote)
+	hours := float64(HoursPerMonth)
+	if weekly, ok := ScheduledHoursPerWeek(cfg.VMStartCron, cfg.VMStopCron); ok {
+		hours = weekly * HoursPerMonth / (24 * 7)
+		saving := (HoursPerMonth - hours) * vmHourly
+		vmNote = strings.TrimPrefix(vmNote+fmt.Sprintf("; runs %.0f h a week by schedule, saving %.2f a month", weekly, saving), "; ")
+	} else if cfg.VMStartCron != "" {
+		vmNote = strings.TrimPrefix(vmNote+"; schedule too irregular to estimate: priced as always on", "; ")
+	}
+	add(fmt.Sprintf("VM %s (%s)", cfg.MachineType, model), fmt.Sprintf("%.0f h", hours), vmHourly*hours, vmNote)
 
 	add("boot disk pd-balanced", fmt.Sprintf("%d GiB", cfg.BootDiskGiB), float64(cfg.BootDiskGiB)*p["disk/pd-balanced"].USD, "")
 	disk := p["disk/"+cfg.DataDiskType]
@@ -114,7 +123,11 @@ func EstimateFor(cfg *config.Config) Estimate {
 	snapGiB := used + used*DailyChange*float64(cfg.SnapshotRetentionDays)
 	add("data disk snapshots", fmt.Sprintf("%.1f GiB (%d days)", snapGiB, cfg.SnapshotRetentionDays), snapGiB*p["snapshot"].USD, "")
 
-	add("external IPv4 (in use)", fmt.Sprintf("%d h", HoursPerMonth), HoursPerMonth*p["ip/external-in-use"].USD, "")
+	add("external IPv4 (in use)", fmt.Sprintf("%.0f h", hours), hours*p["ip/external-in-use"].USD, "")
+	if hours < HoursPerMonth {
+		// A reserved address costs more while its VM is stopped.
+		add("external IPv4 (reserved, VM stopped)", fmt.Sprintf("%.0f h", HoursPerMonth-hours), (HoursPerMonth-hours)*p["ip/external-reserved"].USD, "")
+	}
 
 	runs := float64(24/cfg.BackupIntervalHours) * float64(cfg.BackupRetentionDays)
 	backupGiB := runs * used * BackupShare
@@ -153,6 +166,45 @@ func vcpus(machine string) int {
 	return 0
 }
 
+// ScheduledHoursPerWeek reads the weekly running hours from a start and a stop
+// cron of the plain form "M H * * DAYS" with the same days (such as 0 8 * * 1-5
+// and 0 20 * * 1-5). Anything more irregular is not estimated.
+func ScheduledHoursPerWeek(start, stop string) (float64, bool) {
+	a, b := strings.Fields(start), strings.Fields(stop)
+	if len(a) != 5 || len(b) != 5 || a[2] != "*" || a[3] != "*" || b[2] != "*" || b[3] != "*" || a[4] != b[4] {
+		return 0, false
+	}
+	var m1, h1, m2, h2 int
+	if _, err := fmt.Sscanf(a[0]+" "+a[1]+" "+b[0]+" "+b[1], "%d %d %d %d", &m1, &h1, &m2, &h2); err != nil {
+		return 0, false
+	}
+	days := weekdays(a[4])
+	on := float64(h2*60+m2-h1*60-m1) / 60
+	if days == 0 || on <= 0 {
+		return 0, false
+	}
+	return on * float64(days), true
+}
+
+// weekdays counts the days of a cron weekday field: "*", "1-5", "1,3,5".
+func weekdays(f string) int {
+	if f == "*" {
+		return 7
+	}
+	n := 0
+	for _, part := range strings.Split(f, ",") {
+		var lo, hi int
+		if _, err := fmt.Sscanf(part, "%d-%d", &lo, &hi); err == nil && hi >= lo {
+			n += hi - lo + 1
+		} else if _, err := fmt.Sscanf(part, "%d", &lo); err == nil {
+			n++
+		} else {
+			return 0
+		}
+	}
+	return n
+}
+
 // Warnings are what a reviewer should notice about a configuration even though
 // it is valid.
 func Warnings(cfg *config.Config) []string {
@@ -168,6 +220,9 @@ func Warnings(cfg *config.Config) []string {
 	}
 	if cfg.ProxyImage == "" {
 		w = append(w, "the proxy image is built during deployment: `pulumi preview` and `up` need a Docker daemon (set dify-gcp:proxyImage to a digest to avoid it)")
+	}
+	if !cfg.Monitoring {
+		w = append(w, "monitoring is off: no alert tells anyone that Dify is down or that backups stopped")
 	}
 	if cfg.ProxyMinInstances == 0 {
 		w = append(w, "proxyMinInstances is 0: the first request after idle waits for a cold start")

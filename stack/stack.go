@@ -5,6 +5,8 @@
 package stack
 
 import (
+	"time"
+
 	"github.com/dify-gcp/dify-gcp/components"
 	"github.com/dify-gcp/dify-gcp/config"
 	"github.com/dify-gcp/dify-gcp/hostscript"
@@ -47,10 +49,14 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 	// Dify must know its public address before the service exists; Cloud Run's
 	// deterministic URL (SERVICE-PROJECT_NUMBER.REGION.run.app) gives it up front,
 	// so the VM never waits for the service.
+	projectNumber := organizations.LookupProjectOutput(ctx, organizations.LookupProjectOutputArgs{ProjectId: pulumi.String(cfg.Project)}).Number()
 	publicURL := pulumi.String("https://" + cfg.Domain).ToStringOutput()
 	if cfg.Domain == "" {
-		project := organizations.LookupProjectOutput(ctx, organizations.LookupProjectOutputArgs{ProjectId: pulumi.String(cfg.Project)})
-		publicURL = pulumi.Sprintf("https://%s-%s.%s.run.app", name, project.Number(), cfg.Region)
+		publicURL = pulumi.Sprintf("https://%s-%s.%s.run.app", name, projectNumber, cfg.Region)
+	}
+	var schedule *components.VMSchedule
+	if cfg.VMStartCron != "" {
+		schedule = &components.VMSchedule{StartCron: cfg.VMStartCron, StopCron: cfg.VMStopCron, TimeZone: cfg.VMScheduleTimeZone}
 	}
 
 	host, err := components.NewHost(ctx, name, &components.HostArgs{
@@ -59,6 +65,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		BootDiskGiB: cfg.BootDiskGiB, DataDiskGiB: cfg.DataDiskGiB, DataDiskType: cfg.DataDiskType,
 		SnapshotRetention: cfg.SnapshotRetentionDays, DeletionProtection: cfg.DeletionProtection,
 		Subnet: network.VMSubnetID, Tag: name + "-vm",
+		Schedule: schedule, ProjectNumber: projectNumber,
 		Script: hostscript.Values{
 			Stack: cfg.Stack, Project: cfg.Project, DifyVersion: cfg.DifyVersion,
 			PluginDaemonImage: cfg.PluginDaemonImage, SandboxImage: cfg.SandboxImage,
@@ -102,6 +109,16 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 	}, afterAPIs)
 	if err != nil {
 		return err
+	}
+
+	if cfg.Monitoring {
+		if _, err := components.NewMonitoring(ctx, name+"-monitoring", &components.MonitoringArgs{
+			Stack: cfg.Stack, Project: cfg.Project, ProjectNumber: projectNumber, Emails: cfg.AlertEmails,
+			ServiceURL: service.URL, ServiceName: service.Name, ServiceLocation: cfg.Region, Private: cfg.Access == config.Private,
+			InstanceName: name, BackupAlertAfter: cfg.BackupAlertAfter(), UptimeCheckPeriod: 5 * time.Minute,
+		}, afterAPIs); err != nil {
+			return err
+		}
 	}
 
 	for k, v := range map[string]pulumi.Input{

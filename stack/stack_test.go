@@ -404,7 +404,11 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 
 	t.Run("invokers", func(t *testing.T) {
 		var members []string
+		service := g.Find(tService, n)
 		for _, m := range g.ByType(tRunIAM) {
+			if m.Parent != service.URN {
+				continue // the uptime check's own grant, checked with monitoring
+			}
 			if m.String("role") != components.InvokerRole {
 				t.Errorf("unexpected role %s", m.String("role"))
 			}
@@ -419,6 +423,87 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		}
 		if !slices.Equal(members, want) {
 			t.Errorf("invokers %q, want exactly %q (access %s)", members, want, cfg.Access)
+		}
+	})
+
+	t.Run("monitoring", func(t *testing.T) {
+		comps := g.ByType("dify-gcp:components:Monitoring")
+		if !cfg.Monitoring {
+			if len(comps) != 0 {
+				t.Errorf("monitoring declared in a stack that turned it off")
+			}
+			return
+		}
+		if len(comps) != 1 {
+			t.Fatalf("%d Monitoring components, want 1", len(comps))
+		}
+		var emails []string
+		for _, ch := range g.ByType("gcp:monitoring/notificationChannel:NotificationChannel") {
+			if ch.String("type") != "email" {
+				t.Errorf("channel %s is %s", ch.Name, ch.String("type"))
+			}
+			emails = append(emails, ch.String("labels.email_address"))
+		}
+		if !slices.Equal(emails, cfg.AlertEmails) {
+			t.Errorf("alert emails %q, want %q", emails, cfg.AlertEmails)
+		}
+		check := must(t, g, "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig", n+"-monitoring-uptime")
+		svc := must(t, g, tRun, n)
+		if check.String("httpCheck.path") != "/console/api/ping" || !slices.Contains(check.PropertyDeps["monitoredResource"], svc.URN) {
+			t.Errorf("uptime check does not probe /console/api/ping on the service")
+		}
+		metric := must(t, g, "gcp:logging/metric:Metric", n+"-monitoring-backup-success")
+		for _, want := range []string{`logs/` + components.BackupLogName + `"`, `"` + components.BackupSuccessEvent + `"`, `jsonPayload.stack="` + cfg.Stack + `"`} {
+			if !strings.Contains(metric.String("filter"), want) {
+				t.Errorf("backup metric filter %q lacks %s", metric.String("filter"), want)
+			}
+		}
+		policies := map[string]*graph.Resource{}
+		for _, p := range g.ByType("gcp:monitoring/alertPolicy:AlertPolicy") {
+			policies[strings.TrimPrefix(p.Name, n+"-monitoring-")] = p
+			if v, _ := p.Get("notificationChannels"); len(v.ArrayValue()) != len(cfg.AlertEmails) {
+				t.Errorf("alert %s notifies %d channels", p.Name, len(v.ArrayValue()))
+			}
+		}
+		for _, want := range []string{"uptime", "backup-missing", "backup-failed", "vm-down"} {
+			if policies[want] == nil {
+				t.Errorf("no %s alert", want)
+			}
+		}
+		if p := policies["backup-missing"]; p != nil {
+			want := fmt.Sprintf("%ds", int(cfg.BackupAlertAfter().Seconds()))
+			if got := p.String("conditions[0].conditionAbsent.duration"); got != want {
+				t.Errorf("missed-backup alert waits %s, want %s (interval %d h plus margin)", got, want, cfg.BackupIntervalHours)
+			}
+		}
+		if p := policies["vm-down"]; p != nil && !strings.Contains(p.String("conditions[0].conditionAbsent.filter"), `instance_name="`+n+`"`) {
+			t.Error("VM alert does not watch the VM")
+		}
+	})
+
+	t.Run("schedule", func(t *testing.T) {
+		vm := must(t, g, tInstance, n)
+		policy := g.Find(tPolicy, n+"-schedule")
+		if cfg.VMStartCron == "" {
+			if policy != nil || vm.String("resourcePolicies") != "" {
+				t.Error("a VM schedule exists without config")
+			}
+			return
+		}
+		if policy == nil {
+			t.Fatal("no VM schedule")
+		}
+		if policy.String("instanceSchedulePolicy.vmStartSchedule.schedule") != cfg.VMStartCron ||
+			policy.String("instanceSchedulePolicy.vmStopSchedule.schedule") != cfg.VMStopCron ||
+			policy.String("instanceSchedulePolicy.timeZone") != cfg.VMScheduleTimeZone {
+			t.Errorf("schedule does not follow config")
+		}
+		if !slices.Contains(vm.PropertyDeps["resourcePolicies"], policy.URN) {
+			t.Error("the VM does not carry its schedule")
+		}
+		agent := must(t, g, tProjectIAM, n+"-schedule-agent")
+		if !strings.Contains(agent.String("member"), "@compute-system.iam.gserviceaccount.com") || !slices.Contains(vm.DependsOn, agent.URN) {
+			t.Error("the Compute Engine service agent may not start and stop the VM before it exists")
 		}
 	})
 

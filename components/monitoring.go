@@ -1,0 +1,201 @@
+package components
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/logging"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/monitoring"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// BackupLogName is the Cloud Logging log every backup run writes one entry to;
+// BackupSuccessEvent is the jsonPayload.event of a complete, verified run. The
+// host script and these alerts share the names through this package.
+const (
+	BackupLogName      = "dify-backup"
+	BackupSuccessEvent = "backup-complete"
+	BackupFailureEvent = "backup-failed"
+)
+
+// HealthPath is Dify's own health endpoint, answered through its nginx.
+const HealthPath = "/console/api/ping"
+
+// MonitoringArgs describes what to watch and whom to tell.
+type MonitoringArgs struct {
+	Stack         string // backup log entries carry it in jsonPayload.stack
+	Project       string
+	ProjectNumber pulumi.StringInput
+	Emails        []string
+
+	ServiceURL      pulumi.StringInput // https://... of the Cloud Run service
+	ServiceName     pulumi.StringInput
+	ServiceLocation string
+	// Private services answer the uptime check only with an ID token; the
+	// check's service agent then gets roles/run.invoker on the service.
+	Private bool
+
+	InstanceName      string
+	BackupAlertAfter  time.Duration // no successful backup for this long alerts
+	UptimeCheckPeriod time.Duration
+}
+
+// Monitoring declares the alerts operators need before users notice: Dify not
+// answering, a backup failing or missing, the VM not running.
+type Monitoring struct {
+	pulumi.ResourceState
+}
+
+// NewMonitoring creates the notification channels, the uptime check, the
+// backup metric and the alert policies.
+func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts ...pulumi.ResourceOption) (*Monitoring, error) {
+	c := &Monitoring{}
+	if err := ctx.RegisterComponentResource(pkg+"Monitoring", name, c, opts...); err != nil {
+		return nil, fmt.Errorf("monitoring: %w", err)
+	}
+	child, err := childOptions(c, opts)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring: %w", err)
+	}
+	var channels pulumi.StringArray
+	for _, email := range args.Emails {
+		ch, err := monitoring.NewNotificationChannel(ctx, name+"-email-"+memberSlug(email), &monitoring.NotificationChannelArgs{
+			DisplayName: pulumi.String("Dify " + name + ": " + email),
+			Type:        pulumi.String("email"),
+			Labels:      pulumi.StringMap{"email_address": pulumi.String(email)},
+		}, child...)
+		if err != nil {
+			return nil, fmt.Errorf("monitoring: channel %s: %w", email, err)
+		}
+		channels = append(channels, ch.ID().ToStringOutput())
+	}
+
+	host := pulumi.ToOutput(args.ServiceURL).ApplyT(func(u any) string {
+		return strings.TrimSuffix(strings.TrimPrefix(u.(string), "https://"), "/")
+	}).(pulumi.StringOutput)
+	httpCheck := &monitoring.UptimeCheckConfigHttpCheckArgs{
+		Path: pulumi.String(HealthPath), Port: pulumi.Int(443), UseSsl: pulumi.Bool(true), ValidateSsl: pulumi.Bool(true),
+	}
+	checkOpts := child
+	if args.Private {
+		httpCheck.ServiceAgentAuthentication = &monitoring.UptimeCheckConfigHttpCheckServiceAgentAuthenticationArgs{Type: pulumi.String("OIDC_TOKEN")}
+		grant, err := cloudrunv2.NewServiceIamMember(ctx, name+"-uptime-invoker", &cloudrunv2.ServiceIamMemberArgs{
+			Name: args.ServiceName, Location: pulumi.String(args.ServiceLocation), Role: pulumi.String(InvokerRole),
+			Member: pulumi.Sprintf("serviceAccount:service-%s@gcp-sa-monitoring-notification.iam.gserviceaccount.com", args.ProjectNumber),
+		}, child...)
+		if err != nil {
+			return nil, fmt.Errorf("monitoring: uptime invoker: %w", err)
+		}
+		checkOpts = with(child, pulumi.DependsOn([]pulumi.Resource{grant}))
+	}
+	check, err := monitoring.NewUptimeCheckConfig(ctx, name+"-uptime", &monitoring.UptimeCheckConfigArgs{
+		DisplayName: pulumi.String("Dify " + name + " " + HealthPath),
+		Timeout:     pulumi.String("10s"),
+		Period:      pulumi.String(seconds(args.UptimeCheckPeriod)),
+		HttpCheck:   httpCheck,
+		ContentMatchers: monitoring.UptimeCheckConfigContentMatcherArray{&monitoring.UptimeCheckConfigContentMatcherArgs{
+			Content: pulumi.String("pong"), Matcher: pulumi.String("CONTAINS_STRING"),
+		}},
+		MonitoredResource: &monitoring.UptimeCheckConfigMonitoredResourceArgs{
+			Type:   pulumi.String("uptime_url"),
+			Labels: pulumi.StringMap{"host": host, "project_id": pulumi.String(args.Project)},
+		},
+	}, checkOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring: uptime check: %w", err)
+	}
+
+	backupMetric, err := logging.NewMetric(ctx, name+"-backup-success", &logging.MetricArgs{
+		Name:        pulumi.String(name + "-backup-success"),
+		Description: pulumi.String("Complete, verified Dify backups written to the bucket"),
+		Filter: pulumi.String(fmt.Sprintf(`logName="projects/%s/logs/%s" AND jsonPayload.event="%s" AND jsonPayload.stack="%s"`,
+			args.Project, BackupLogName, BackupSuccessEvent, args.Stack)),
+		MetricDescriptor: &logging.MetricMetricDescriptorArgs{MetricKind: pulumi.String("DELTA"), ValueType: pulumi.String("INT64")},
+	}, child...)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring: backup metric: %w", err)
+	}
+
+	policies := []struct {
+		suffix, title, doc string
+		condition          *monitoring.AlertPolicyConditionArgs
+		rateLimited        bool
+	}{
+		{"uptime", "Dify " + name + " is not answering",
+			"The uptime check of " + HealthPath + " through the proxy failed from several regions. See docs/operations.md, \"Dify is not answering\".",
+			&monitoring.AlertPolicyConditionArgs{
+				DisplayName: pulumi.String("uptime check failing"),
+				ConditionThreshold: &monitoring.AlertPolicyConditionConditionThresholdArgs{
+					Filter:         pulumi.Sprintf(`metric.type="monitoring.googleapis.com/uptime_check/check_passed" AND resource.type="uptime_url" AND metric.label.check_id="%s"`, check.UptimeCheckId),
+					Comparison:     pulumi.String("COMPARISON_GT"),
+					ThresholdValue: pulumi.Float64(1),
+					Duration:       pulumi.String("60s"),
+					Aggregations: monitoring.AlertPolicyConditionConditionThresholdAggregationArray{&monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{
+						AlignmentPeriod: pulumi.String("1200s"), PerSeriesAligner: pulumi.String("ALIGN_NEXT_OLDER"),
+						CrossSeriesReducer: pulumi.String("REDUCE_COUNT_FALSE"), GroupByFields: pulumi.StringArray{pulumi.String("resource.label.*")},
+					}},
+					Trigger: &monitoring.AlertPolicyConditionConditionThresholdTriggerArgs{Count: pulumi.Int(1)},
+				},
+			}, false},
+		{"backup-missing", "Dify " + name + ": no successful backup for " + args.BackupAlertAfter.String(),
+			"No complete backup was logged for longer than the backup interval plus a margin. See docs/operations.md, \"Backups are missing\".",
+			&monitoring.AlertPolicyConditionArgs{
+				DisplayName: pulumi.String("no successful backup"),
+				ConditionAbsent: &monitoring.AlertPolicyConditionConditionAbsentArgs{
+					Filter:   pulumi.Sprintf(`metric.type="logging.googleapis.com/user/%s"`, backupMetric.Name),
+					Duration: pulumi.String(seconds(args.BackupAlertAfter)),
+					Aggregations: monitoring.AlertPolicyConditionConditionAbsentAggregationArray{&monitoring.AlertPolicyConditionConditionAbsentAggregationArgs{
+						AlignmentPeriod: pulumi.String("300s"), PerSeriesAligner: pulumi.String("ALIGN_COUNT"), CrossSeriesReducer: pulumi.String("REDUCE_SUM"),
+					}},
+				},
+			}, false},
+		{"backup-failed", "Dify " + name + ": a backup failed",
+			"A backup run logged an error and wrote no manifest. See docs/operations.md, \"A backup failed\".",
+			&monitoring.AlertPolicyConditionArgs{
+				DisplayName: pulumi.String("backup run failed"),
+				ConditionMatchedLog: &monitoring.AlertPolicyConditionConditionMatchedLogArgs{
+					Filter: pulumi.String(fmt.Sprintf(`logName="projects/%s/logs/%s" AND jsonPayload.event="%s" AND jsonPayload.stack="%s" AND severity>=ERROR`,
+						args.Project, BackupLogName, BackupFailureEvent, args.Stack)),
+				},
+			}, true},
+		{"vm-down", "Dify " + name + ": the VM is not running",
+			"The VM reported no uptime for 10 minutes: stopped, deleted or crashed. See docs/operations.md, \"The VM is not running\".",
+			&monitoring.AlertPolicyConditionArgs{
+				DisplayName: pulumi.String("VM uptime absent"),
+				ConditionAbsent: &monitoring.AlertPolicyConditionConditionAbsentArgs{
+					Filter:   pulumi.String(fmt.Sprintf(`metric.type="compute.googleapis.com/instance/uptime" AND resource.type="gce_instance" AND metric.label.instance_name="%s"`, args.InstanceName)),
+					Duration: pulumi.String("600s"),
+					Aggregations: monitoring.AlertPolicyConditionConditionAbsentAggregationArray{&monitoring.AlertPolicyConditionConditionAbsentAggregationArgs{
+						AlignmentPeriod: pulumi.String("300s"), PerSeriesAligner: pulumi.String("ALIGN_MEAN"),
+					}},
+				},
+			}, false},
+	}
+	for _, p := range policies {
+		pa := &monitoring.AlertPolicyArgs{
+			DisplayName:          pulumi.String(p.title),
+			Combiner:             pulumi.String("OR"),
+			Conditions:           monitoring.AlertPolicyConditionArray{p.condition},
+			NotificationChannels: channels,
+			Severity:             pulumi.String("CRITICAL"),
+			Documentation:        &monitoring.AlertPolicyDocumentationArgs{Content: pulumi.String(p.doc), MimeType: pulumi.String("text/markdown")},
+		}
+		if p.rateLimited {
+			// Log-match conditions require a notification rate limit.
+			pa.AlertStrategy = &monitoring.AlertPolicyAlertStrategyArgs{
+				NotificationRateLimit: &monitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs{Period: pulumi.String("3600s")},
+			}
+		}
+		if _, err := monitoring.NewAlertPolicy(ctx, name+"-"+p.suffix, pa, child...); err != nil {
+			return nil, fmt.Errorf("monitoring: alert %s: %w", p.suffix, err)
+		}
+	}
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{}); err != nil {
+		return nil, fmt.Errorf("monitoring: %w", err)
+	}
+	return c, nil
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%ds", int(d.Seconds())) }
