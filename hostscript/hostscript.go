@@ -1,9 +1,22 @@
 // Package hostscript renders the VM's startup script from embedded templates. The
 // script converges the VM on every boot: data disk, Docker, Dify at a pinned
 // version, secrets from Secret Manager, and the backup timer.
+//
+// Everything the VM runs is embedded in the one rendered script: the startup
+// functions (startup/), and the backup tools it installs (files/). The scripts
+// are plain files in this package so that tests can run them directly.
 package hostscript
 
-import "fmt"
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+)
 
 // Values are everything the startup script needs to know about its deployment.
 // The host component fills them from validated config and resolved outputs; none of
@@ -24,8 +37,182 @@ type Values struct {
 	AdminPasswordSecret string // Secret Manager secret id holding INIT_PASSWORD
 }
 
-// Render returns the startup script for v.
+// assets holds the template and every script it embeds. It is the package's
+// only global: the files are part of the binary, read-only.
+//
+//go:embed templates/startup.sh.tmpl startup/*.sh startup/env.awk files/dify-backup files/dify-restore files/dify-backup-lib.sh files/dify-backup.service
+var assets embed.FS
+
+const (
+	// heredocEnd closes the here-documents that carry embedded files; no file
+	// may contain it as a line of its own.
+	heredocEnd = "DIFY_GCP_EOF"
+	// maxScriptBytes is Compute Engine's limit for a metadata value.
+	maxScriptBytes = 256 * 1024
+)
+
+// Render returns the startup script for v. It refuses values that fail
+// validation, listing every problem, so that nothing the script would choke on
+// (or be subverted by) reaches the VM.
 func Render(v Values) (string, error) {
-	// Placeholder until the host issue lands the real template.
-	return fmt.Sprintf("#!/bin/bash\nset -euo pipefail\necho 'dify-gcp %s: dify %s'\n", v.Stack, v.DifyVersion), nil
+	if err := v.Validate(); err != nil {
+		return "", err
+	}
+	t, err := template.New("startup.sh.tmpl").
+		Option("missingkey=error").
+		Funcs(template.FuncMap{"shq": shellQuote, "inline": inlineFile, "file": embeddedFile}).
+		ParseFS(assets, "templates/startup.sh.tmpl")
+	if err != nil {
+		return "", fmt.Errorf("hostscript: parse template: %w", err)
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, v); err != nil {
+		return "", fmt.Errorf("hostscript: render: %w", err)
+	}
+	if b.Len() > maxScriptBytes {
+		return "", fmt.Errorf("hostscript: the script is %d bytes, over the %d-byte metadata limit", b.Len(), maxScriptBytes)
+	}
+	return b.String(), nil
+}
+
+// shellQuote returns v's text as one single-quoted shell word. Validation
+// already keeps quotes and newlines out; quoting anyway means no value is ever
+// parsed as shell syntax.
+func shellQuote(v any) string {
+	return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", `'\''`) + "'"
+}
+
+// inlineFile returns a function library for pasting into the script, without
+// its shellcheck "shell=" directive (the rendered script has its own shebang).
+func inlineFile(name string) (string, error) {
+	s, err := embeddedFile(name)
+	return strings.TrimPrefix(s, "# shellcheck shell=bash\n"), err
+}
+
+// embeddedFile returns an embedded file verbatim, for a here-document: the VM
+// gets the very bytes the tests ran. It always ends with a newline, so that the
+// here-document's end marker starts a line.
+func embeddedFile(name string) (string, error) {
+	b, err := assets.ReadFile(name)
+	if err != nil {
+		return "", fmt.Errorf("hostscript: %w", err)
+	}
+	s := string(b)
+	for _, line := range strings.Split(s, "\n") {
+		if line == heredocEnd {
+			return "", fmt.Errorf("hostscript: %s contains the line %s, which would end its here-document", name, heredocEnd)
+		}
+	}
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	return s, nil
+}
+
+var (
+	stackRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
+	projectRE  = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	versionRE  = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z][0-9A-Za-z.]*)?$`)
+	imageRE    = regexp.MustCompile(`^([a-z0-9][a-z0-9.-]*(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$`)
+	deviceRE   = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	hostRE     = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?$`)
+	bucketRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`)
+	calendarRE = regexp.MustCompile(`^[A-Za-z0-9*:/,.~ -]{1,100}$`)
+	secretRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+)
+
+// Validate reports every problem with v at once. Beyond "set and well formed",
+// it checks what the VM would otherwise discover late: unpinned images, a
+// public URL the browser and nginx would disagree on, an upload limit nginx
+// would reject.
+func (v Values) Validate() error {
+	var problems []string
+	bad := func(field, format string, args ...any) {
+		problems = append(problems, field+": "+fmt.Sprintf(format, args...))
+	}
+	match := func(field, value string, re *regexp.Regexp, want string) {
+		switch {
+		case value == "":
+			bad(field, "must be set")
+		case !re.MatchString(value):
+			bad(field, "%q is not %s", value, want)
+		}
+	}
+	match("Stack", v.Stack, stackRE, "a stack name (letters, digits, '_', '.', '-')")
+	match("Project", v.Project, projectRE, "a Google Cloud project id (6-30 lowercase letters, digits, hyphens)")
+	match("DifyVersion", v.DifyVersion, versionRE, "a Dify release tag like 1.8.1")
+	for _, img := range []struct{ field, value string }{{"PluginDaemonImage", v.PluginDaemonImage}, {"SandboxImage", v.SandboxImage}} {
+		match(img.field, img.value, imageRE, "an image reference like langgenius/dify-sandbox:0.2.12")
+		if imageRE.MatchString(img.value) && !strings.Contains(img.value, "@") {
+			switch tag := imageTag(img.value); tag {
+			case "", "latest":
+				bad(img.field, "%q is not pinned: give a version tag or a digest", img.value)
+			}
+		}
+	}
+	match("DataDiskDevice", v.DataDiskDevice, deviceRE, "a Compute Engine device name (lowercase letters, digits, hyphens)")
+	if err := checkPublicURL(v.PublicURL); err != nil {
+		bad("PublicURL", "%v", err)
+	}
+	switch {
+	case v.UploadLimitMiB < 1 || v.UploadLimitMiB > 1024:
+		bad("UploadLimitMiB", "%d is outside 1..1024", v.UploadLimitMiB)
+	case v.BodyLimitMiB < v.UploadLimitMiB:
+		bad("BodyLimitMiB", "%d is below UploadLimitMiB %d: nginx would reject uploads Dify accepts", v.BodyLimitMiB, v.UploadLimitMiB)
+	}
+	if v.BodyLimitMiB < 1 || v.BodyLimitMiB > 4096 {
+		bad("BodyLimitMiB", "%d is outside 1..4096", v.BodyLimitMiB)
+	}
+	if strings.HasPrefix(v.BackupBucket, "gs://") {
+		bad("BackupBucket", "%q: give the bucket name without gs://", v.BackupBucket)
+	} else {
+		match("BackupBucket", v.BackupBucket, bucketRE, "a Cloud Storage bucket name (3-63 lowercase letters, digits, '.', '_', '-')")
+	}
+	match("BackupOnCalendar", v.BackupOnCalendar, calendarRE, `a systemd OnCalendar expression like "*-*-* 00/6:15:00"`)
+	match("AppSecretsSecret", v.AppSecretsSecret, secretRE, "a Secret Manager secret id")
+	match("AdminPasswordSecret", v.AdminPasswordSecret, secretRE, "a Secret Manager secret id")
+	if v.AppSecretsSecret != "" && v.AppSecretsSecret == v.AdminPasswordSecret {
+		bad("AdminPasswordSecret", "must differ from AppSecretsSecret (%q)", v.AppSecretsSecret)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("hostscript: invalid values: %w", errors.New(strings.Join(problems, "; ")))
+	}
+	return nil
+}
+
+// imageTag returns the tag of an image reference without a digest, "" if none.
+// A colon before the last slash belongs to a registry port, not a tag.
+func imageTag(ref string) string {
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	if i := strings.LastIndex(last, ":"); i >= 0 {
+		return last[i+1:]
+	}
+	return ""
+}
+
+// checkPublicURL accepts exactly https://host[:port]: Dify builds its links by
+// appending paths, and nginx serves it at the root.
+func checkPublicURL(s string) error {
+	if s == "" {
+		return errors.New("must be set")
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL: %w", s, err)
+	case u.Scheme != "https":
+		return fmt.Errorf("%q must start with https://", s)
+	case strings.HasSuffix(s, "/"):
+		return fmt.Errorf("%q must not end with a slash", s)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Path != "" || u.Opaque != "":
+		return fmt.Errorf("%q must be https://host with no path, query, fragment or user", s)
+	case !hostRE.MatchString(u.Host):
+		return fmt.Errorf("%q has an invalid host", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q has an invalid port", s)
+		}
+	}
+	return nil
 }

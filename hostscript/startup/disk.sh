@@ -1,0 +1,47 @@
+# shellcheck shell=bash
+# disk.sh: the data disk that holds everything Dify keeps.
+
+# ensure_data_disk: find the disk by its device name, format it only when it is
+# blank, mount it by UUID with nofail (a missing disk must not stop the boot;
+# this script refuses to go on instead), and grow the file system if the disk
+# was resized.
+ensure_data_disk() {
+	local dev="/dev/disk/by-id/google-$DATA_DISK_DEVICE" i rc=0 fstype uuid line mounted
+	for ((i = 0; i < 60; i++)); do
+		[[ -b $dev ]] && break
+		sleep 2
+	done
+	[[ -b $dev ]] || die "data disk $dev not found: is a disk attached with device name '$DATA_DISK_DEVICE'?"
+
+	# blkid -p probes the device itself; exit 2 means no signature of any kind.
+	fstype=$(blkid -p -o value -s TYPE "$dev") || rc=$?
+	if ((rc == 2)); then
+		info "data disk $dev is blank: creating an ext4 file system"
+		mkfs.ext4 -q -m 0 -L dify-data -E lazy_itable_init=0,lazy_journal_init=0,discard "$dev"
+	elif ((rc != 0)); then
+		die "blkid could not probe $dev (exit $rc)"
+	elif [[ $fstype != ext4 ]]; then
+		die "data disk $dev holds '${fstype:-a partition table}', not ext4: refusing to format or mount it"
+	fi
+	uuid=$(blkid -p -o value -s UUID "$dev")
+	[[ -n $uuid ]] || die "data disk $dev has no file system UUID"
+
+	mkdir -p "$DATA_MNT"
+	line="UUID=$uuid $DATA_MNT ext4 defaults,nofail,discard 0 2"
+	if ! grep -qxF -- "$line" /etc/fstab; then
+		info "fstab: UUID=$uuid on $DATA_MNT"
+		awk -v mnt="$DATA_MNT" '$2 != mnt' /etc/fstab >/etc/fstab.dify-gcp
+		printf '%s\n' "$line" >>/etc/fstab.dify-gcp
+		chmod 0644 /etc/fstab.dify-gcp
+		mv /etc/fstab.dify-gcp /etc/fstab
+		systemctl daemon-reload
+	fi
+	if ! mountpoint -q "$DATA_MNT"; then
+		mount "$DATA_MNT"
+	fi
+	mounted=$(findmnt -n -o UUID --mountpoint "$DATA_MNT")
+	[[ $mounted == "$uuid" ]] || die "$DATA_MNT holds file system $mounted, expected the data disk's $uuid"
+	resize2fs "$dev" >/dev/null 2>&1 || warn "resize2fs $dev failed; the file system keeps its size"
+	mkdir -p "$VOLUMES" "$RELEASES"
+	info "data disk $dev (UUID $uuid) mounted at $DATA_MNT, $(df -h --output=avail "$DATA_MNT" | tail -n1 | tr -d ' ') free"
+}

@@ -1,0 +1,455 @@
+package hostscript
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The startup script's secret handling and .env writing run here for real,
+// sourced from startup/*.sh, against a fake metadata server and Secret Manager
+// (the same REST paths and JSON as Google's). Nothing else of the VM is needed.
+
+const fakeToken = "ya29.fake-access-token-for-tests"
+
+// fakeSecretManager serves the metadata token endpoint and the two Secret
+// Manager calls the script makes, keeping versions in memory.
+type fakeSecretManager struct {
+	mu       sync.Mutex
+	versions map[string][][]byte // secret id -> payloads, oldest first
+	failWith int                 // answer every access with this HTTP status
+	requests []string
+}
+
+func newFakeSecretManager(t *testing.T, secrets ...string) (*fakeSecretManager, *httptest.Server) {
+	f := &fakeSecretManager{versions: map[string][][]byte{}}
+	for _, s := range secrets {
+		f.versions[s] = nil
+	}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return f, srv
+}
+
+var (
+	accessPath = regexp.MustCompile(`^/v1/projects/acme-dify-dev/secrets/([A-Za-z0-9_-]+)/versions/latest:access$`)
+	addPath    = regexp.MustCompile(`^/v1/projects/acme-dify-dev/secrets/([A-Za-z0-9_-]+):addVersion$`)
+)
+
+func (f *fakeSecretManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = append(f.requests, r.Method+" "+r.URL.Path)
+	if r.URL.Path == "/computeMetadata/v1/instance/service-accounts/default/token" {
+		if r.Header.Get("Metadata-Flavor") != "Google" {
+			http.Error(w, "missing Metadata-Flavor", http.StatusForbidden)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"access_token": fakeToken, "expires_in": 3599, "token_type": "Bearer"})
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer "+fakeToken {
+		apiError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "no or wrong token")
+		return
+	}
+	if m := accessPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodGet {
+		if f.failWith != 0 {
+			apiError(w, f.failWith, "PERMISSION_DENIED", "Permission 'secretmanager.versions.access' denied")
+			return
+		}
+		vs, ok := f.versions[m[1]]
+		if !ok {
+			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret ["+m[1]+"] not found.")
+			return
+		}
+		if len(vs) == 0 {
+			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret Version [latest] not found or has no versions.")
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{
+			"name":    fmt.Sprintf("projects/1234/secrets/%s/versions/%d", m[1], len(vs)),
+			"payload": map[string]string{"data": base64.StdEncoding.EncodeToString(vs[len(vs)-1])},
+		})
+		return
+	}
+	if m := addPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodPost {
+		if _, ok := f.versions[m[1]]; !ok {
+			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret ["+m[1]+"] not found.")
+			return
+		}
+		var body struct {
+			Payload struct{ Data string } `json:"payload"`
+		}
+		raw, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(raw, &body); err != nil {
+			apiError(w, http.StatusBadRequest, "INVALID_ARGUMENT", err.Error())
+			return
+		}
+		data, err := base64.StdEncoding.DecodeString(body.Payload.Data)
+		if err != nil || len(data) == 0 {
+			apiError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "payload.data")
+			return
+		}
+		f.versions[m[1]] = append(f.versions[m[1]], data)
+		json.NewEncoder(w).Encode(map[string]any{"name": fmt.Sprintf("projects/1234/secrets/%s/versions/%d", m[1], len(f.versions[m[1]]))})
+		return
+	}
+	apiError(w, http.StatusNotFound, "NOT_FOUND", "no such method")
+}
+
+func apiError(w http.ResponseWriter, code int, status, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg, "status": status}})
+}
+
+func (f *fakeSecretManager) latest(secret string) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	vs := f.versions[secret]
+	if len(vs) == 0 {
+		return nil
+	}
+	return vs[len(vs)-1]
+}
+
+func (f *fakeSecretManager) count(secret string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.versions[secret])
+}
+
+// hostFixture is a data disk folder with Dify's 1.8.1 release unpacked (as far
+// as .env is concerned) and `current` pointing at it.
+type hostFixture struct {
+	root, dataMnt, docker string
+}
+
+func newHostFixture(t *testing.T) hostFixture {
+	t.Helper()
+	root := t.TempDir()
+	h := hostFixture{root: root, dataMnt: filepath.Join(root, "data")}
+	h.docker = filepath.Join(h.dataMnt, "releases", "1.8.1", "docker")
+	if err := os.MkdirAll(h.docker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(filepath.Join(hostscriptDir(t), "testdata", "env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.docker, ".env.example"), example, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(h.dataMnt, "volumes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// runStartupFunctions sources the startup libraries with the deployment's
+// variables set as the rendered script sets them, then runs body.
+func runStartupFunctions(t *testing.T, h hostFixture, srv *httptest.Server, body string) scriptResult {
+	t.Helper()
+	need(t, "jq", "/usr/bin/jq")
+	dir := hostscriptDir(t)
+	script := fmt.Sprintf(`set -euo pipefail
+set -E
+STACK=dev PROJECT=acme-dify-dev DIFY_VERSION=1.8.1
+PLUGIN_DAEMON_IMAGE=langgenius/dify-plugin-daemon:0.2.0-local SANDBOX_IMAGE=langgenius/dify-sandbox:0.2.12
+PUBLIC_URL=https://dify.example.com UPLOAD_LIMIT_MIB=15 BODY_LIMIT_MIB=16
+APP_SECRETS_SECRET=dify-dev-app-secrets ADMIN_PASSWORD_SECRET=dify-dev-admin-password
+source %[1]s/startup/common.sh
+source %[1]s/startup/secrets.sh
+source %[1]s/startup/dify.sh
+trap 'on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
+trap 'on_exit' EXIT
+%[2]s
+`, dir, body)
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"DIFY_DATA_MNT=" + h.dataMnt,
+		"DIFY_LIB_DIR=" + filepath.Join(dir, "startup"),
+		"DIFY_RUN_DIR=" + filepath.Join(h.root, "run"),
+		"DIFY_STATUS_FILE=" + filepath.Join(h.root, "status"),
+		"DIFY_CONSOLE=/dev/null",
+		"DIFY_METADATA_URL=" + srv.URL + "/computeMetadata/v1",
+		"DIFY_SECRETMANAGER_URL=" + srv.URL + "/v1",
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	res := scriptResult{out: out.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		res.exitCode = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// publishedDefaults are secrets Dify publishes in .env.example and
+// docker-compose.yaml; anyone can read them, so none may reach a deployment.
+// The last one is listed as given in the issue; Dify's Weaviate default is the
+// one before it.
+var publishedDefaults = []string{
+	"difyai123456",
+	"sk-9f73s3ljTXVcMT3Blb3ljTqtsKiGHXVcMT3BlbkFJLK7U",
+	"dify-sandbox",
+	"lYkiYYT6owG+71oLerGzA7GXCgOT++6ovaezWAjpCjf+Sjc3ZtU+qUEi",
+	"QaHbTe77CtuXmsfyhR7+vRjI/+XbV1AaFy691iy+kGDv2Jvy0/eAh8Y1",
+	"WVF5YThaHlkYwhGUSmCRgsX3tD5ngdN8pkih",
+	"WVF5YTha-1OTS-2xqfBh8MnUx8CcPyVK2pTOk3pB8C8",
+}
+
+func parseEnv(t *testing.T, path string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+			if _, dup := m[k]; dup {
+				t.Errorf("%s: %s set twice", path, k)
+			}
+			m[k] = v
+		}
+	}
+	return m
+}
+
+var appSecretKeys = []string{"SECRET_KEY", "DB_PASSWORD", "REDIS_PASSWORD", "SANDBOX_API_KEY",
+	"PLUGIN_DAEMON_KEY", "PLUGIN_DIFY_INNER_API_KEY", "WEAVIATE_API_KEY"}
+
+// TestSecretsAndEnvFirstAndLaterBoots: the first boot generates every secret
+// and stores it in Secret Manager; the .env replaces every published default
+// and keeps coupled settings equal; no secret is ever printed; a later boot
+// reads the same values back and changes nothing.
+func TestSecretsAndEnvFirstAndLaterBoots(t *testing.T) {
+	sm, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
+	h := newHostFixture(t)
+	body := `mkdir -p "$RUN_DIR"; ln -sfn releases/1.8.1 "$CURRENT"
+load_secrets
+write_env "$RELEASES/1.8.1/docker"
+RESULT="env written"`
+
+	first := runStartupFunctions(t, h, srv, body)
+	if first.exitCode != 0 {
+		t.Fatalf("first boot failed (exit %d):\n%s", first.exitCode, first.out)
+	}
+	if sm.count("dify-dev-app-secrets") != 1 || sm.count("dify-dev-admin-password") != 1 {
+		t.Fatalf("first boot should add one version to each secret, got %d and %d", sm.count("dify-dev-app-secrets"), sm.count("dify-dev-admin-password"))
+	}
+	app := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(sm.latest("dify-dev-app-secrets"))), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		app[k] = v
+	}
+	for _, k := range appSecretKeys {
+		if !regexp.MustCompile(`^[A-Za-z0-9]{48}$`).MatchString(app[k]) {
+			t.Errorf("generated %s is not 48 letters and digits", k)
+		}
+	}
+	if len(app) != len(appSecretKeys) {
+		t.Errorf("app secret holds %d keys, want %d", len(app), len(appSecretKeys))
+	}
+	admin := string(sm.latest("dify-dev-admin-password"))
+	if !regexp.MustCompile(`^[A-Za-z0-9]{24}$`).MatchString(admin) || !regexp.MustCompile(`[0-9]`).MatchString(admin) || !regexp.MustCompile(`[A-Za-z]`).MatchString(admin) {
+		t.Errorf("admin password is not 24 letters and digits with both kinds")
+	}
+
+	envPath := filepath.Join(h.docker, ".env")
+	fi, err := os.Stat(envPath)
+	if err != nil {
+		t.Fatalf(".env not written: %v\n%s", err, first.out)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf(".env mode %v, want 0600", fi.Mode().Perm())
+	}
+	env := parseEnv(t, envPath)
+	want := map[string]string{
+		"SECRET_KEY": app["SECRET_KEY"], "INIT_PASSWORD": admin,
+		"DB_PASSWORD": app["DB_PASSWORD"], "POSTGRES_PASSWORD": app["DB_PASSWORD"],
+		"REDIS_PASSWORD": app["REDIS_PASSWORD"], "CELERY_BROKER_URL": "redis://:" + app["REDIS_PASSWORD"] + "@redis:6379/1",
+		"SANDBOX_API_KEY": app["SANDBOX_API_KEY"], "CODE_EXECUTION_API_KEY": app["SANDBOX_API_KEY"],
+		"PLUGIN_DAEMON_KEY": app["PLUGIN_DAEMON_KEY"], "PLUGIN_DIFY_INNER_API_KEY": app["PLUGIN_DIFY_INNER_API_KEY"],
+		"WEAVIATE_API_KEY": app["WEAVIATE_API_KEY"], "WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS": app["WEAVIATE_API_KEY"],
+		"CONSOLE_API_URL": "https://dify.example.com", "CONSOLE_WEB_URL": "https://dify.example.com",
+		"SERVICE_API_URL": "https://dify.example.com", "APP_API_URL": "https://dify.example.com",
+		"APP_WEB_URL": "https://dify.example.com", "FILES_URL": "https://dify.example.com",
+		"TRIGGER_URL": "https://dify.example.com", "INTERNAL_FILES_URL": "http://api:5001",
+		"ENDPOINT_URL_TEMPLATE":  "https://dify.example.com/e/{hook_id}",
+		"UPLOAD_FILE_SIZE_LIMIT": "15", "NGINX_CLIENT_MAX_BODY_SIZE": "16M", "MIGRATION_ENABLED": "true",
+		// Untouched settings keep the example's values.
+		"DB_USERNAME": "postgres", "PGDATA": "/var/lib/postgresql/data/pgdata", "EXPOSE_PLUGIN_DEBUGGING_PORT": "5003",
+		"COMPOSE_PROFILES": "${VECTOR_STORE:-weaviate}",
+		// Unused stores' settings that held a published default are blanked.
+		"QDRANT_API_KEY": "", "PGVECTOR_PASSWORD": "", "OCEANBASE_VECTOR_PASSWORD": "",
+	}
+	for k, v := range want {
+		if got, ok := env[k]; !ok || got != v {
+			t.Errorf(".env %s: got %q (set: %v), want %q", k, redact(got, app, admin), ok, redact(v, app, admin))
+		}
+	}
+	raw, _ := os.ReadFile(envPath)
+	for _, d := range publishedDefaults {
+		if strings.Contains(string(raw), d) {
+			t.Errorf(".env still contains the published default %q", d)
+		}
+	}
+	secrets := append([]string{fakeToken, admin}, mapValues(app)...)
+	for _, s := range secrets {
+		if strings.Contains(first.out, s) {
+			t.Errorf("the output contains a secret value (%s...):\n%s", s[:6], first.out)
+		}
+	}
+	if !strings.Contains(first.out, "RESULT: SUCCESS") {
+		t.Errorf("no final success line:\n%s", first.out)
+	}
+	if _, err := os.Stat(filepath.Join(h.root, "run", "auth.header")); !os.IsNotExist(err) {
+		t.Errorf("the access token file should be gone after load_secrets: %v", err)
+	}
+
+	// A later boot (or a replaced VM with the same disk): same values, no new
+	// versions, .env unchanged.
+	second := runStartupFunctions(t, h, srv, body)
+	if second.exitCode != 0 {
+		t.Fatalf("second boot failed (exit %d):\n%s", second.exitCode, second.out)
+	}
+	if sm.count("dify-dev-app-secrets") != 1 || sm.count("dify-dev-admin-password") != 1 {
+		t.Errorf("a later boot must not add versions: %d, %d", sm.count("dify-dev-app-secrets"), sm.count("dify-dev-admin-password"))
+	}
+	raw2, _ := os.ReadFile(envPath)
+	if !bytes.Equal(raw, raw2) {
+		t.Errorf(".env changed on a boot that changed nothing")
+	}
+	if !strings.Contains(second.out, "is up to date") {
+		t.Errorf("second boot should report .env up to date:\n%s", second.out)
+	}
+
+	// A replaced VM with a fresh data disk: the values come from Secret
+	// Manager, so the new .env matches the old one.
+	fresh := newHostFixture(t)
+	third := runStartupFunctions(t, fresh, srv, body)
+	if third.exitCode != 0 {
+		t.Fatalf("boot with a fresh disk failed (exit %d):\n%s", third.exitCode, third.out)
+	}
+	raw3, _ := os.ReadFile(filepath.Join(fresh.docker, ".env"))
+	if !bytes.Equal(raw, raw3) {
+		t.Errorf("a fresh disk with the same Secret Manager should get the same .env")
+	}
+}
+
+func mapValues(m map[string]string) []string {
+	var vs []string
+	for _, v := range m {
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+// redact keeps secret values out of test failure messages too.
+func redact(s string, app map[string]string, admin string) string {
+	for k, v := range app {
+		s = strings.ReplaceAll(s, v, "<"+k+">")
+	}
+	return strings.ReplaceAll(s, admin, "<INIT_PASSWORD>")
+}
+
+// TestSecretsRecoveryAndRefusal covers Secret Manager losing its versions
+// while the data disk keeps its database.
+func TestSecretsRecoveryAndRefusal(t *testing.T) {
+	body := `mkdir -p "$RUN_DIR"; ln -sfn releases/1.8.1 "$CURRENT"
+load_secrets
+write_env "$RELEASES/1.8.1/docker"`
+
+	t.Run("re-seeds from the installed .env", func(t *testing.T) {
+		sm, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
+		h := newHostFixture(t)
+		if res := runStartupFunctions(t, h, srv, body); res.exitCode != 0 {
+			t.Fatalf("install failed:\n%s", res.out)
+		}
+		before, _ := os.ReadFile(filepath.Join(h.docker, ".env"))
+		// The secrets are recreated empty (say, by a replaced Pulumi resource).
+		sm2, srv2 := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
+		pgdata := filepath.Join(h.dataMnt, "volumes", "db", "data", "pgdata")
+		os.MkdirAll(pgdata, 0o700)
+		os.WriteFile(filepath.Join(pgdata, "PG_VERSION"), []byte("15\n"), 0o600)
+		res := runStartupFunctions(t, h, srv2, body)
+		if res.exitCode != 0 {
+			t.Fatalf("recovery failed (exit %d):\n%s", res.exitCode, res.out)
+		}
+		if !bytes.Equal(sm.latest("dify-dev-app-secrets"), sm2.latest("dify-dev-app-secrets")) {
+			t.Errorf("the re-seeded app secret differs from the one the database was created with")
+		}
+		if !bytes.Equal(sm.latest("dify-dev-admin-password"), sm2.latest("dify-dev-admin-password")) {
+			t.Errorf("the re-seeded admin password differs")
+		}
+		after, _ := os.ReadFile(filepath.Join(h.docker, ".env"))
+		if !bytes.Equal(before, after) {
+			t.Errorf(".env changed during recovery")
+		}
+		if !strings.Contains(res.out, "storing those") {
+			t.Errorf("recovery should be logged as a warning:\n%s", res.out)
+		}
+	})
+
+	t.Run("refuses to generate over an existing database", func(t *testing.T) {
+		sm, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
+		h := newHostFixture(t)
+		pgdata := filepath.Join(h.dataMnt, "volumes", "db", "data", "pgdata")
+		os.MkdirAll(pgdata, 0o700)
+		os.WriteFile(filepath.Join(pgdata, "PG_VERSION"), []byte("15\n"), 0o600)
+		res := runStartupFunctions(t, h, srv, body)
+		if res.exitCode == 0 {
+			t.Fatalf("generated new secrets although a database exists:\n%s", res.out)
+		}
+		if sm.count("dify-dev-app-secrets") != 0 {
+			t.Errorf("no version may be added when refusing")
+		}
+		if !strings.Contains(res.out, "RESULT: FAILED in step") || !strings.Contains(res.out, "lock Dify out") {
+			t.Errorf("refusal should explain itself and end with a failure line:\n%s", res.out)
+		}
+		if _, err := os.Stat(filepath.Join(h.docker, ".env")); !os.IsNotExist(err) {
+			t.Errorf(".env written despite the refusal")
+		}
+	})
+
+	t.Run("fails closed when Secret Manager refuses access", func(t *testing.T) {
+		sm, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
+		sm.failWith = http.StatusForbidden
+		h := newHostFixture(t)
+		res := runStartupFunctions(t, h, srv, body)
+		if res.exitCode == 0 {
+			t.Fatalf("went on without secrets:\n%s", res.out)
+		}
+		if sm.count("dify-dev-app-secrets") != 0 {
+			t.Errorf("must not generate secrets when Secret Manager cannot be read")
+		}
+		if !strings.Contains(res.out, "HTTP 403") {
+			t.Errorf("the HTTP status should be logged:\n%s", res.out)
+		}
+	})
+
+	t.Run("fails when the secret does not exist", func(t *testing.T) {
+		_, srv := newFakeSecretManager(t) // neither secret exists
+		h := newHostFixture(t)
+		res := runStartupFunctions(t, h, srv, body)
+		if res.exitCode == 0 || !strings.Contains(res.out, "HTTP 404") {
+			t.Fatalf("a missing secret should fail with the HTTP status (exit %d):\n%s", res.exitCode, res.out)
+		}
+	})
+}
