@@ -63,28 +63,24 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		FlowSampling:        pulumi.Float64(0.5),
 		Metadata:            pulumi.String("INCLUDE_ALL_METADATA"),
 	}
-	vmSubnet, err := compute.NewSubnetwork(ctx, name+"-vm-subnet", &compute.SubnetworkArgs{
-		Name:                  pulumi.String(name + "-vm-subnet"),
-		Network:               vpc.ID(),
-		Region:                pulumi.String(args.Region),
-		IpCidrRange:           pulumi.String(args.VMSubnetCIDR),
-		PrivateIpGoogleAccess: pulumi.Bool(true),
-		LogConfig:             flowLogs,
-	}, child...)
-	if err != nil {
-		return nil, fmt.Errorf("network: vm subnet: %w", err)
-	}
-	runSubnet, err := compute.NewSubnetwork(ctx, name+"-run-subnet", &compute.SubnetworkArgs{
-		Name:                  pulumi.String(name + "-run-subnet"),
-		Network:               vpc.ID(),
-		Region:                pulumi.String(args.Region),
-		IpCidrRange:           pulumi.String(args.RunSubnetCIDR),
-		PrivateIpGoogleAccess: pulumi.Bool(true),
-		LogConfig:             flowLogs,
-		Description:           pulumi.String("Cloud Run Direct VPC egress for the Dify proxy"),
-	}, child...)
-	if err != nil {
-		return nil, fmt.Errorf("network: run subnet: %w", err)
+	subnets := map[string]*compute.Subnetwork{}
+	for _, sn := range []struct{ role, cidr, description string }{
+		{"vm", args.VMSubnetCIDR, "The Dify VM"},
+		{"run", args.RunSubnetCIDR, "Cloud Run Direct VPC egress for the Dify proxy"},
+	} {
+		subnet, err := compute.NewSubnetwork(ctx, name+"-"+sn.role+"-subnet", &compute.SubnetworkArgs{
+			Name:                  pulumi.String(name + "-" + sn.role + "-subnet"),
+			Network:               vpc.ID(),
+			Region:                pulumi.String(args.Region),
+			IpCidrRange:           pulumi.String(sn.cidr),
+			PrivateIpGoogleAccess: pulumi.Bool(true),
+			LogConfig:             flowLogs,
+			Description:           pulumi.String(sn.description),
+		}, child...)
+		if err != nil {
+			return nil, fmt.Errorf("network: %s subnet: %w", sn.role, err)
+		}
+		subnets[sn.role] = subnet
 	}
 
 	rules := []struct {
@@ -121,8 +117,8 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	}
 
 	c.NetworkID = vpc.SelfLink
-	c.VMSubnetID = vmSubnet.SelfLink
-	c.RunSubnetID = runSubnet.SelfLink
+	c.VMSubnetID = subnets["vm"].SelfLink
+	c.RunSubnetID = subnets["run"].SelfLink
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"networkId": c.NetworkID, "vmSubnetId": c.VMSubnetID, "runSubnetId": c.RunSubnetID,
 	}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dify-gcp/dify-gcp/internal/marked"
 	"github.com/dify-gcp/dify-gcp/plan"
 	"github.com/dify-gcp/dify-gcp/stack"
 )
@@ -71,23 +72,17 @@ func TestREADMEDiagramIsGenerated(t *testing.T) {
 	if err := plan.Mermaid(&buf, p); err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(readme)
-	i, j := strings.Index(s, begin), strings.Index(s, end)
-	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the generated diagram between %q and %q", strings.TrimSpace(begin), end)
-	}
 	if *update {
-		s = s[:i+len(begin)] + buf.String() + s[j:]
-		if err := os.WriteFile("../README.md", []byte(s), 0o644); err != nil {
+		if err := marked.Replace("../README.md", begin, end, buf.String()); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	if got := s[i+len(begin) : j]; got != buf.String() {
+	got, err := marked.Section("../README.md", begin, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != buf.String() {
 		t.Errorf("README.md's diagram is not the generated one (%v); run: go test ./stack -run TestREADMEDiagramIsGenerated -update", firstDiff(got, buf.String()))
 	}
 }
