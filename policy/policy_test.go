@@ -1,0 +1,318 @@
+package policy_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dify-gcp/dify-gcp/policy"
+)
+
+// badCase breaks one shipped stack in one way that one policy must catch.
+type badCase struct {
+	policy string
+	stack  string // dev or prod
+	name   string
+	break_ func(t *testing.T, s *policy.Stack)
+	// want is a fragment of the violation's message.
+	want string
+}
+
+// badCases is every failing case: each policy fails on at least one.
+func badCases() []badCase {
+	vm := func(t *testing.T, s *policy.Stack) *policy.Resource { return first(t, *s, tInstance, nil) }
+	iapRule := func(t *testing.T, s *policy.Stack) *policy.Resource {
+		return first(t, *s, tFirewall, withSource(policy.IAPRange))
+	}
+	proxyRule := func(t *testing.T, s *policy.Stack) *policy.Resource {
+		return first(t, *s, tFirewall, func(r policy.Resource) bool { return !denying(r) && !withSource(policy.IAPRange)(r) })
+	}
+	bucket := func(t *testing.T, s *policy.Stack) *policy.Resource { return first(t, *s, tBucket, nil) }
+	svc := func(t *testing.T, s *policy.Stack) *policy.Resource { return first(t, *s, tRun, nil) }
+	timeoutEnv := func(t *testing.T, r *policy.Resource) int {
+		envs, _ := r.Get("template", "containers", 0, "envs")
+		for j, e := range envs.([]any) {
+			if e.(map[string]any)["name"] == policy.EnvProxyTimeoutSeconds {
+				return j
+			}
+		}
+		t.Fatal("no timeout env")
+		return -1
+	}
+	invoker := func(t *testing.T, s *policy.Stack, member string) {
+		r := first(t, *s, tRun, nil)
+		add(s, tRunIAM, "extra-invoker", map[string]any{
+			"name": r.Props["name"], "location": r.Props["location"], "role": "roles/run.invoker", "member": member,
+		}, map[string][]string{"name": {r.URN}})
+	}
+	return []badCase{
+		{"vm-dedicated-service-account", "prod", "default compute account with cloud-platform", func(t *testing.T, s *policy.Stack) {
+			set(t, vm(t, s), "123456789012-compute@developer.gserviceaccount.com", "serviceAccount", "email")
+		}, "broad scope https://www.googleapis.com/auth/cloud-platform"},
+		{"vm-dedicated-service-account", "dev", "no email means the default account", func(t *testing.T, s *policy.Stack) {
+			del(t, vm(t, s), "serviceAccount", "email")
+		}, "runs as the default compute service account"},
+
+		{"vm-os-login", "prod", "OS Login off", func(t *testing.T, s *policy.Stack) {
+			set(t, vm(t, s), "FALSE", "metadata", "enable-oslogin")
+		}, `"enable-oslogin" to "FALSE"`},
+		{"vm-os-login", "dev", "OS Login not set", func(t *testing.T, s *policy.Stack) {
+			del(t, vm(t, s), "metadata", "enable-oslogin")
+		}, `does not set metadata "enable-oslogin"`},
+
+		{"vm-block-project-ssh-keys", "prod", "project keys allowed", func(t *testing.T, s *policy.Stack) {
+			set(t, vm(t, s), "false", "metadata", "block-project-ssh-keys")
+		}, `"block-project-ssh-keys" to "false"`},
+		{"vm-block-project-ssh-keys", "dev", "project keys not blocked", func(t *testing.T, s *policy.Stack) {
+			del(t, vm(t, s), "metadata", "block-project-ssh-keys")
+		}, `does not set metadata "block-project-ssh-keys"`},
+
+		{"vm-serial-port-off", "prod", "serial port on", func(t *testing.T, s *policy.Stack) {
+			set(t, vm(t, s), "TRUE", "metadata", "serial-port-enable")
+		}, `"serial-port-enable" to "TRUE"`},
+
+		{"vm-shielded", "prod", "vTPM off", func(t *testing.T, s *policy.Stack) {
+			set(t, vm(t, s), false, "shieldedInstanceConfig", "enableVtpm")
+		}, "enableVtpm off"},
+		{"vm-shielded", "dev", "integrity monitoring off", func(t *testing.T, s *policy.Stack) {
+			set(t, vm(t, s), false, "shieldedInstanceConfig", "enableIntegrityMonitoring")
+		}, "enableIntegrityMonitoring off"},
+
+		{"vm-no-ip-forwarding", "prod", "IP forwarding on", func(t *testing.T, s *policy.Stack) {
+			set(t, vm(t, s), true, "canIpForward")
+		}, "canIpForward true"},
+
+		{"vm-no-preemptible", "prod", "preemptible standard VM", func(t *testing.T, s *policy.Stack) {
+			set(t, vm(t, s), true, "scheduling", "preemptible")
+		}, `provisioningModel "STANDARD"`},
+		{"vm-no-preemptible", "dev", "preemptible without the Spot model", func(t *testing.T, s *policy.Stack) {
+			del(t, vm(t, s), "scheduling", "provisioningModel")
+		}, "stops it within 24 hours"},
+
+		{"vm-startup-script-in-metadata", "prod", "metadataStartupScript field", func(t *testing.T, s *policy.Stack) {
+			set(t, vm(t, s), "#!/bin/bash\ntrue\n", "metadataStartupScript")
+		}, "would replace the VM"},
+
+		{"firewall-no-open-ingress", "prod", "proxy port from anywhere", func(t *testing.T, s *policy.Stack) {
+			set(t, proxyRule(t, s), []any{"0.0.0.0/0"}, "sourceRanges")
+		}, "from 0.0.0.0/0"},
+		{"firewall-no-open-ingress", "dev", "a rule with no source applies to anywhere", func(t *testing.T, s *policy.Stack) {
+			del(t, proxyRule(t, s), "sourceRanges")
+		}, "from 0.0.0.0/0"},
+		{"firewall-no-open-ingress", "prod", "the deny rule turned into an allow", func(t *testing.T, s *policy.Stack) {
+			r := first(t, *s, tFirewall, denying)
+			set(t, r, r.Props["denies"], "allows")
+			del(t, r, "denies")
+		}, "allows ingress (tcp:5003) from 0.0.0.0/0"},
+		{"firewall-no-open-ingress", "dev", "IPv6 anywhere", func(t *testing.T, s *policy.Stack) {
+			set(t, proxyRule(t, s), []any{"::/0"}, "sourceRanges")
+		}, "from ::/0"},
+
+		{"firewall-ssh-only-from-iap", "prod", "SSH from a private range", func(t *testing.T, s *policy.Stack) {
+			set(t, iapRule(t, s), []any{"10.0.0.0/8"}, "sourceRanges")
+		}, "from 10.0.0.0/8"},
+		{"firewall-ssh-only-from-iap", "dev", "SSH from a range wider than IAP's", func(t *testing.T, s *policy.Stack) {
+			set(t, iapRule(t, s), []any{"35.235.0.0/16"}, "sourceRanges")
+		}, "from 35.235.0.0/16"},
+		{"firewall-ssh-only-from-iap", "prod", "SSH from tagged VMs", func(t *testing.T, s *policy.Stack) {
+			set(t, iapRule(t, s), []any{"bastion"}, "sourceTags")
+		}, "from bastion"},
+		{"firewall-ssh-only-from-iap", "prod", "a port range covering 22", func(t *testing.T, s *policy.Stack) {
+			set(t, proxyRule(t, s), []any{map[string]any{"protocol": "tcp", "ports": []any{"20-80"}}}, "allows")
+		}, "allows SSH (tcp 22)"},
+		{"firewall-ssh-only-from-iap", "dev", "every protocol and port", func(t *testing.T, s *policy.Stack) {
+			set(t, proxyRule(t, s), []any{map[string]any{"protocol": "all"}}, "allows")
+		}, "allows SSH (tcp 22)"},
+
+		{"subnet-flow-logs", "prod", "a subnet without flow logs", func(t *testing.T, s *policy.Stack) {
+			del(t, first(t, *s, tSubnet, nil), "logConfig")
+		}, "has no flow logs"},
+
+		{"bucket-uniform-access", "prod", "fine-grained ACLs", func(t *testing.T, s *policy.Stack) {
+			set(t, bucket(t, s), false, "uniformBucketLevelAccess")
+		}, "uniform bucket-level access"},
+		{"bucket-uniform-access", "dev", "uniform access not set", func(t *testing.T, s *policy.Stack) {
+			del(t, bucket(t, s), "uniformBucketLevelAccess")
+		}, "uniform bucket-level access"},
+
+		{"bucket-not-public", "prod", "public access prevention inherited", func(t *testing.T, s *policy.Stack) {
+			set(t, bucket(t, s), "inherited", "publicAccessPrevention")
+		}, `publicAccessPrevention "inherited"`},
+		{"bucket-not-public", "dev", "a grant to allUsers", func(t *testing.T, s *policy.Stack) {
+			b := bucket(t, s)
+			add(s, tBucketIAM, "public-read", map[string]any{"bucket": b.Props["name"], "role": "roles/storage.objectViewer", "member": "allUsers"},
+				map[string][]string{"bucket": {b.URN}})
+		}, "roles/storage.objectViewer on a bucket to allUsers"},
+
+		{"no-service-account-keys", "prod", "a key", func(t *testing.T, s *policy.Stack) {
+			sa := first(t, *s, tAccount, nil)
+			add(s, tKey, "ci-key", map[string]any{"serviceAccountId": sa.Props["accountId"]}, map[string][]string{"serviceAccountId": {sa.URN}})
+		}, "user-managed service account key"},
+
+		{"no-admin-roles-on-service-accounts", "prod", "editor", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tProjectIAM, nil), "roles/editor", "role")
+		}, "grants roles/editor to serviceAccount:"},
+		{"no-admin-roles-on-service-accounts", "dev", "an admin role", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tProjectIAM, nil), "roles/storage.admin", "role")
+		}, "grants roles/storage.admin"},
+		{"no-admin-roles-on-service-accounts", "prod", "owner to an account whose email is still unknown", func(t *testing.T, s *policy.Stack) {
+			g := first(t, *s, tProjectIAM, nil)
+			set(t, g, "roles/owner", "role")
+			set(t, g, policy.Unknown{}, "member")
+		}, "grants roles/owner to a service account of this stack"},
+
+		{"data-disk-protected", "prod", "unprotected data disk", func(t *testing.T, s *policy.Stack) {
+			first(t, *s, tDisk, nil).Protect = false
+		}, "is not protected"},
+		{"data-disk-protected", "dev", "the VM mounts a disk from outside the stack", func(t *testing.T, s *policy.Stack) {
+			v := vm(t, s)
+			set(t, v, "projects/acme/zones/asia-northeast1-c/disks/somewhere-else", "attachedDisks", 0, "source")
+			delete(v.PropertyDeps, "attachedDisks")
+		}, "mounts projects/acme/zones/asia-northeast1-c/disks/somewhere-else as dify-data"},
+
+		{"data-disk-snapshots", "prod", "no attachment", func(t *testing.T, s *policy.Stack) {
+			remove(s, tAttachment)
+		}, "has no snapshot schedule"},
+		{"data-disk-snapshots", "dev", "the schedule attached to another disk", func(t *testing.T, s *policy.Stack) {
+			a := first(t, *s, tAttachment, nil)
+			set(t, a, "some-other-disk", "disk")
+			delete(a.PropertyDeps, "disk")
+		}, "has no snapshot schedule"},
+		{"data-disk-snapshots", "prod", "the attached policy is not a snapshot schedule", func(t *testing.T, s *policy.Stack) {
+			p := first(t, *s, tResourcePolicy, nil)
+			del(t, p, "snapshotSchedulePolicy")
+			set(t, p, map[string]any{"timeZone": "UTC"}, "instanceSchedulePolicy")
+		}, "has no snapshot schedule"},
+
+		{"run-invokers-match-access", "dev", "private service open to allUsers", func(t *testing.T, s *policy.Stack) {
+			invoker(t, s, "allUsers")
+		}, "grants roles/run.invoker to allUsers"},
+		{"run-invokers-match-access", "dev", "private service open to allAuthenticatedUsers", func(t *testing.T, s *policy.Stack) {
+			invoker(t, s, "allAuthenticatedUsers")
+		}, "grants roles/run.invoker to allAuthenticatedUsers"},
+		{"run-invokers-match-access", "dev", "private service nobody may call", func(t *testing.T, s *policy.Stack) {
+			remove(s, tRunIAM)
+		}, "grants roles/run.invoker to nobody"},
+		{"run-invokers-match-access", "prod", "public service with another member", func(t *testing.T, s *policy.Stack) {
+			invoker(t, s, "user:ana@example.com")
+		}, "to user:ana@example.com besides allUsers"},
+		{"run-invokers-match-access", "prod", "public service without allUsers", func(t *testing.T, s *policy.Stack) {
+			remove(s, tRunIAM)
+		}, "to allUsers 0 times, want exactly once"},
+		{"run-invokers-match-access", "prod", "access not declared", func(t *testing.T, s *policy.Stack) {
+			del(t, svc(t, s), "labels", policy.AccessLabel)
+		}, `dify-access="": access must be declared`},
+		{"run-invokers-match-access", "prod", "access mode not public or private", func(t *testing.T, s *policy.Stack) {
+			set(t, svc(t, s), "everyone", "labels", policy.AccessLabel)
+		}, `dify-access="everyone"`},
+		{"run-invokers-match-access", "dev", "labelled public, granted to a group", func(t *testing.T, s *policy.Stack) {
+			set(t, svc(t, s), "public", "labels", policy.AccessLabel)
+		}, "besides allUsers"},
+
+		{"proxy-timeout-matches-run", "dev", "Cloud Run cuts earlier than the proxy", func(t *testing.T, s *policy.Stack) {
+			set(t, svc(t, s), "300s", "template", "timeout")
+		}, "cuts requests after 5m0s but its proxy's PROXY_TIMEOUT_SECONDS is \"900\""},
+		{"proxy-timeout-matches-run", "prod", "no Cloud Run timeout: the 300 s default", func(t *testing.T, s *policy.Stack) {
+			del(t, svc(t, s), "template", "timeout")
+		}, "cuts requests after 5m0s but its proxy's PROXY_TIMEOUT_SECONDS is \"3600\""},
+		{"proxy-timeout-matches-run", "prod", "proxy timeout not a number", func(t *testing.T, s *policy.Stack) {
+			r := svc(t, s)
+			set(t, r, "1h", "template", "containers", 0, "envs", timeoutEnv(t, r), "value")
+		}, `PROXY_TIMEOUT_SECONDS is "1h"`},
+		{"proxy-timeout-matches-run", "dev", "proxy timeout not set", func(t *testing.T, s *policy.Stack) {
+			r := svc(t, s)
+			envs, _ := r.Get("template", "containers", 0, "envs")
+			set(t, r, slices.Delete(slices.Clone(envs.([]any)), timeoutEnv(t, r), timeoutEnv(t, r)+1), "template", "containers", 0, "envs")
+		}, "sets no PROXY_TIMEOUT_SECONDS"},
+
+		{"backup-lifecycle", "prod", "no lifecycle", func(t *testing.T, s *policy.Stack) {
+			del(t, bucket(t, s), "lifecycleRules")
+		}, "no lifecycle rule deleting objects by age"},
+		{"backup-lifecycle", "dev", "a rule that only changes the storage class", func(t *testing.T, s *policy.Stack) {
+			set(t, bucket(t, s), "SetStorageClass", "lifecycleRules", 0, "action", "type")
+		}, "no lifecycle rule deleting objects by age"},
+		{"backup-lifecycle", "prod", "a delete rule without an age", func(t *testing.T, s *policy.Stack) {
+			del(t, bucket(t, s), "lifecycleRules", 0, "condition", "age")
+		}, "no lifecycle rule deleting objects by age"},
+	}
+}
+
+// Each policy passes on the shipped stack and fails on the broken one, with a
+// message that says what is wrong and how to fix it.
+func TestPoliciesFailOnBrokenStacks(t *testing.T) {
+	covered := map[string]int{}
+	for _, c := range badCases() {
+		t.Run(c.policy+"/"+c.name, func(t *testing.T) {
+			p, ok := policy.Find(policy.Policies(), c.policy)
+			if !ok {
+				t.Fatalf("no policy %s", c.policy)
+			}
+			s := shipped(t, c.stack, false)
+			if vs := p.Evaluate(s); len(vs) > 0 {
+				t.Fatalf("the shipped %s stack already violates %s:%s", c.stack, c.policy, describe(vs))
+			}
+			c.break_(t, &s)
+			vs := policy.Failures(p.Evaluate(s))
+			if len(vs) == 0 {
+				t.Fatalf("%s does not catch: %s", c.policy, c.name)
+			}
+			said := false
+			for _, v := range vs {
+				said = said || strings.Contains(v.Message, c.want)
+				if v.PolicyID != c.policy || !strings.HasSuffix(v.Message, ". Fix: "+p.Fix) {
+					t.Errorf("violation %s\nwant policy %s and a message ending with the fix", v, c.policy)
+				}
+				if _, ok := s.ByURN(v.URN); !ok {
+					t.Errorf("violation names %s, not a resource of the stack", v.URN)
+				}
+			}
+			if !said {
+				t.Errorf("no violation says %q:%s", c.want, describe(vs))
+			}
+			covered[c.policy]++
+		})
+	}
+	t.Logf("%d failing cases", len(badCases()))
+	for _, p := range policy.Policies() {
+		if covered[p.ID] == 0 && p.Exception == nil {
+			t.Errorf("policy %s has no failing case", p.ID)
+		}
+	}
+}
+
+// A policy that judges each resource alone (Local) runs per resource in the
+// policy pack; it must find the same on one resource as on the whole stack.
+func TestLocalPoliciesJudgeEachResourceAlone(t *testing.T) {
+	for _, c := range badCases() {
+		p, _ := policy.Find(policy.Policies(), c.policy)
+		if !p.Local {
+			continue
+		}
+		t.Run(c.policy+"/"+c.name, func(t *testing.T) {
+			s := shipped(t, c.stack, false)
+			c.break_(t, &s)
+			whole := p.Evaluate(s)
+			var alone []policy.Violation
+			for _, r := range s.Resources {
+				alone = append(alone, p.Evaluate(policy.Stack{Resources: []policy.Resource{r}})...)
+			}
+			if describe(whole) != describe(alone) {
+				t.Errorf("whole stack:%s\none resource at a time:%s", describe(whole), describe(alone))
+			}
+		})
+	}
+}
+
+// The exception is reported with its reason but does not fail; a VM without an
+// external address is not reported at all.
+func TestPublicIPException(t *testing.T) {
+	s := shipped(t, "prod", false)
+	vs := of(t, s, "vm-no-public-ip")
+	if len(vs) != 1 || vs[0].Fails() || !strings.Contains(vs[0].Message, "has an external address") || vs[0].Excepted == "" {
+		t.Fatalf("want one accepted finding, got:%s", describe(vs))
+	}
+	del(t, first(t, s, tInstance, nil), "networkInterfaces", 0, "accessConfigs")
+	if vs := of(t, s, "vm-no-public-ip"); len(vs) > 0 {
+		t.Errorf("a VM without an access config is reported:%s", describe(vs))
+	}
+}
