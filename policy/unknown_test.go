@@ -13,7 +13,7 @@ import (
 func TestUnknownValuesDoNotFail(t *testing.T) {
 	unknown := policy.Unknown{}
 	cases := []struct {
-		bad      string // name of a failing case
+		bad     string // name of a failing case
 		obscure func(t *testing.T, s *policy.Stack)
 	}{
 		{"default compute account with cloud-platform", func(t *testing.T, s *policy.Stack) {
