@@ -3,6 +3,7 @@ package hostscript
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -157,10 +158,64 @@ func runs(t *testing.T, dest string) []string {
 	return names
 }
 
+// manifest is the JSON a backup run writes last.
+type manifest struct {
+	Format      string `json:"format"`
+	Stack       string `json:"stack"`
+	Created     string `json:"created"`
+	DifyVersion string `json:"dify_version"`
+	Host        string `json:"host"`
+	Objects     []struct {
+		Name   string `json:"name"`
+		Size   int64  `json:"size"`
+		SHA256 string `json:"sha256"`
+	} `json:"objects"`
+}
+
+func readManifest(t *testing.T, path string) manifest {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no manifest: %v", err)
+	}
+	var m manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("manifest is not JSON: %v\n%s", err, b)
+	}
+	return m
+}
+
+// cloudLogEntries reads what fake-gcloud recorded for `gcloud logging write`.
+type cloudLogEntry struct {
+	Log      string         `json:"log"`
+	Severity string         `json:"severity"`
+	Payload  map[string]any `json:"payload"`
+}
+
+func cloudLogEntries(t *testing.T, path string) []cloudLogEntry {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var entries []cloudLogEntry
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var e cloudLogEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("bad log entry %q: %v", line, err)
+		}
+		entries = append(entries, e)
+	}
+	return entries
+}
+
 func manifests(t *testing.T, root string) []string {
 	var found []string
 	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.Name() == "MANIFEST" {
+		if err == nil && d.Name() == "manifest.json" {
 			found = append(found, p)
 		}
 		return nil
@@ -195,8 +250,9 @@ func copyTree(t *testing.T, src, dst string) {
 // then restores it into a fresh server and folder and compares every row and
 // every file.
 func TestBackupRestoreRoundTrip(t *testing.T) {
+	t.Parallel()
 	src := startPG(t)
-	seedDatabases(t, src, 120_000)
+	seedDatabases(t, src, 60_000)
 	srcVolumes := t.TempDir()
 	seedVolumes(t, srcVolumes)
 	dest := t.TempDir()
@@ -211,42 +267,36 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("want one run folder in %s, got %v", dest, rs)
 	}
 	run := rs[0]
-	manifest, err := os.ReadFile(filepath.Join(dest, run, "MANIFEST"))
-	if err != nil {
-		t.Fatalf("no MANIFEST after a successful backup: %v\n%s", err, res.out)
-	}
+	m := readManifest(t, filepath.Join(dest, run, BackupManifest))
 	objects := map[string]bool{}
 	var backupBytes int64
-	for _, line := range strings.Split(strings.TrimSpace(string(manifest)), "\n") {
-		f := strings.Fields(line)
-		if f[0] != "object" {
-			continue
-		}
-		objects[f[1]] = true
-		fi, err := os.Stat(filepath.Join(dest, run, f[1]))
+	for _, o := range m.Objects {
+		objects[o.Name] = true
+		fi, err := os.Stat(filepath.Join(dest, run, o.Name))
 		if err != nil {
-			t.Fatalf("manifest lists %s, not in the run folder: %v", f[1], err)
+			t.Fatalf("manifest lists %s, not in the run folder: %v", o.Name, err)
 		}
-		if fmt.Sprint(fi.Size()) != f[2] {
-			t.Errorf("%s: manifest size %s, file %d", f[1], f[2], fi.Size())
+		if fi.Size() != o.Size {
+			t.Errorf("%s: manifest size %d, file %d", o.Name, o.Size, fi.Size())
+		}
+		if sum, _ := fileSHA256(filepath.Join(dest, run, o.Name)); sum != o.SHA256 {
+			t.Errorf("%s: manifest sha256 %s, file %s", o.Name, o.SHA256, sum)
 		}
 		backupBytes += fi.Size()
 	}
 	for _, want := range []string{"db-dify.dump", "db-dify_plugin.dump", "app-storage.tar.gz", "plugin-daemon.tar.gz", "weaviate.tar.gz", "sandbox.tar.gz"} {
 		if !objects[want] {
-			t.Errorf("manifest lacks %s:\n%s", want, manifest)
+			t.Errorf("manifest lacks %s: %+v", want, m)
 		}
 	}
-	for _, want := range []string{"format dify-backup/1\n", "stack test\n", "dify_version 1.8.1\n", "created " + run + "\n"} {
-		if !strings.Contains(string(manifest), want) {
-			t.Errorf("manifest lacks %q:\n%s", want, manifest)
-		}
+	if len(m.Objects) != 6 {
+		t.Errorf("manifest lists %d objects, want 6 (no redis, no raw database files): %+v", len(m.Objects), m.Objects)
 	}
-	if !strings.HasSuffix(string(manifest), "\nend\n") {
-		t.Errorf("manifest does not end with an end line:\n%s", manifest)
+	if m.Format != "dify-backup/1" || m.Stack != "test" || m.DifyVersion != "1.8.1" || m.Created != run || m.Host == "" {
+		t.Errorf("manifest header: %+v", m)
 	}
-	if strings.Contains(string(manifest), "redis") {
-		t.Errorf("redis data should not be backed up:\n%s", manifest)
+	if leftovers, _ := filepath.Glob(filepath.Join(dest, run, "*.partial")); len(leftovers) > 0 {
+		t.Errorf("partial objects left behind: %v", leftovers)
 	}
 
 	dst := startPG(t)
@@ -257,7 +307,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	// Damaged copies of the backup: restore must refuse each one before it
 	// changes anything in the target server or folder.
 	damage := map[string]func(dir string){
-		"manifest missing": func(dir string) { os.Remove(filepath.Join(dir, "MANIFEST")) },
+		"manifest missing": func(dir string) { os.Remove(filepath.Join(dir, "manifest.json")) },
 		"object missing":   func(dir string) { os.Remove(filepath.Join(dir, "sandbox.tar.gz")) },
 		"checksum mismatch": func(dir string) {
 			p := filepath.Join(dir, "weaviate.tar.gz")
@@ -271,9 +321,23 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 			os.WriteFile(p, append(b, 0), 0o644)
 		},
 		"manifest truncated": func(dir string) {
-			p := filepath.Join(dir, "MANIFEST")
+			p := filepath.Join(dir, "manifest.json")
 			b, _ := os.ReadFile(p)
-			os.WriteFile(p, b[:len(b)-len("end\n")], 0o644)
+			os.WriteFile(p, b[:len(b)-40], 0o644)
+		},
+		"manifest lists too little": func(dir string) {
+			p := filepath.Join(dir, "manifest.json")
+			m := readManifest(t, p)
+			m.Objects = m.Objects[:len(m.Objects)-1]
+			b, _ := json.Marshal(m)
+			os.WriteFile(p, b, 0o644)
+		},
+		"manifest of another format": func(dir string) {
+			p := filepath.Join(dir, "manifest.json")
+			m := readManifest(t, p)
+			m.Format = "dify-backup/2"
+			b, _ := json.Marshal(m)
+			os.WriteFile(p, b, 0o644)
 		},
 	}
 	for name, spoil := range damage {
@@ -332,9 +396,11 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 }
 
 // TestBackupFailuresLeaveNoManifest: whatever step fails, the run exits
-// non-zero, says so at error severity and writes no MANIFEST, so the partial
-// run can never be mistaken for a backup.
+// non-zero, says so at error severity (in the journal, and as a backup-failed
+// entry in Cloud Logging, which the alerts watch) and writes no manifest, so
+// the partial run can never be mistaken for a backup.
 func TestBackupFailuresLeaveNoManifest(t *testing.T) {
+	t.Parallel()
 	fakeBin := t.TempDir()
 	if err := os.Symlink(filepath.Join(hostscriptDir(t), "testdata", "fake-gcloud"), filepath.Join(fakeBin, "gcloud")); err != nil {
 		t.Fatal(err)
@@ -366,9 +432,7 @@ func TestBackupFailuresLeaveNoManifest(t *testing.T) {
 		{
 			name: "upload fails part way",
 			env: func(dest string) []string {
-				return append(backupEnv(s, volumes, "gs://bucket/test"),
-					"FAKE_GCS_ROOT="+dest, "FAKE_GCLOUD_FAIL_CP=app-storage.tar.gz",
-					"PATH="+fakeBin+":"+pgBinDir+":"+os.Getenv("PATH"))
+				return append(backupEnv(s, volumes, "gs://bucket/test"), "FAKE_GCLOUD_FAIL_CP=app-storage.tar.gz")
 			},
 			wantText: "simulated upload failure",
 		},
@@ -393,18 +457,31 @@ func TestBackupFailuresLeaveNoManifest(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dest := t.TempDir()
-			res := runScript(t, "dify-backup", tc.env(dest))
+			logFile := filepath.Join(t.TempDir(), "cloud-logging")
+			env := append([]string{"PATH=" + fakeBin + ":" + pgBinDir + ":" + os.Getenv("PATH"), "FAKE_GCS_ROOT=" + dest}, tc.env(dest)...)
+			res := runScript(t, "dify-backup", append(env, "DIFY_CLOUD_LOGGING=1", "FAKE_GCLOUD_LOG="+logFile))
 			if res.exitCode == 0 {
 				t.Fatalf("dify-backup succeeded:\n%s", res.out)
 			}
 			if m := manifests(t, dest); len(m) > 0 {
-				t.Errorf("a failed run left a MANIFEST: %v", m)
+				t.Errorf("a failed run left a manifest: %v", m)
 			}
 			if !strings.Contains(res.out, "ERROR: backup FAILED") {
 				t.Errorf("failure not logged as an error:\n%s", res.out)
 			}
 			if !strings.Contains(res.out, tc.wantText) {
 				t.Errorf("output does not name the cause %q:\n%s", tc.wantText, res.out)
+			}
+			entries := cloudLogEntries(t, logFile)
+			if len(entries) != 1 {
+				t.Fatalf("want one Cloud Logging entry, got %+v\n%s", entries, res.out)
+			}
+			e := entries[0]
+			if e.Log != BackupLogName || e.Severity != "ERROR" || e.Payload["event"] != BackupFailureEvent || e.Payload["stack"] != "test" {
+				t.Errorf("Cloud Logging entry does not match the backup-failed alert: %+v", e)
+			}
+			if msg, _ := e.Payload["message"].(string); !strings.Contains(msg, "failed") {
+				t.Errorf("the entry should say why: %q", msg)
 			}
 		})
 	}
@@ -415,6 +492,7 @@ func TestBackupFailuresLeaveNoManifest(t *testing.T) {
 // (testdata/fake-gcloud keeps them in a local folder), and `latest` chosen
 // among complete and incomplete runs.
 func TestBackupRestoreThroughGcloud(t *testing.T) {
+	t.Parallel()
 	fakeBin := t.TempDir()
 	if err := os.Symlink(filepath.Join(hostscriptDir(t), "testdata", "fake-gcloud"), filepath.Join(fakeBin, "gcloud")); err != nil {
 		t.Fatal(err)
@@ -433,11 +511,19 @@ func TestBackupRestoreThroughGcloud(t *testing.T) {
 		!strings.Contains(res.out, "no complete backup") {
 		t.Fatalf("restore from an empty bucket should refuse (exit %d):\n%s", res.exitCode, res.out)
 	}
-	res := runScript(t, "dify-backup", gcs(src, srcVolumes))
+	logFile := filepath.Join(t.TempDir(), "cloud-logging")
+	res := runScript(t, "dify-backup", append(gcs(src, srcVolumes), "DIFY_CLOUD_LOGGING=1", "FAKE_GCLOUD_LOG="+logFile))
 	if res.exitCode != 0 {
 		t.Fatalf("dify-backup failed (exit %d):\n%s", res.exitCode, res.out)
 	}
 	good := runs(t, filepath.Join(bucket, "bucket", "dev"))
+	entries := cloudLogEntries(t, logFile)
+	if len(entries) != 1 || entries[0].Log != BackupLogName || entries[0].Payload["event"] != BackupSuccessEvent ||
+		entries[0].Payload["stack"] != "test" || entries[0].Payload["run"] != good[0] || entries[0].Severity == "ERROR" {
+		t.Errorf("want one backup-complete entry for run %v, got %+v", good, entries)
+	} else if bytes, _ := entries[0].Payload["bytes"].(float64); bytes <= 0 {
+		t.Errorf("backup-complete entry lacks the byte count: %+v", entries[0])
+	}
 	// A later run that died before its manifest: latest must skip it.
 	newer := filepath.Join(bucket, "bucket", "dev", "29991231T235959Z")
 	os.MkdirAll(newer, 0o755)

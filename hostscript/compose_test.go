@@ -3,7 +3,9 @@ package hostscript
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -55,6 +57,7 @@ func service(c map[string]any, name string) map[string]any {
 // TestCheckComposeRefusesUnsafeConfigurations runs check_compose on the
 // configuration the VM would start, and on variants that must be refused.
 func TestCheckComposeRefusesUnsafeConfigurations(t *testing.T) {
+	t.Parallel()
 	defaults := filepath.Join(t.TempDir(), "defaults")
 	if err := os.WriteFile(defaults, []byte(strings.Join(publishedDefaults, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -121,5 +124,60 @@ RESULT=accepted`)
 				}
 			}
 		})
+	}
+}
+
+// TestOverrideOnDifyCompose runs the real `docker compose config` on an excerpt
+// of Dify 1.8.1's compose file with the .env and override the startup script
+// writes, and checks the result as the VM would: every image pinned (the
+// excerpt, like the real file, leaves worker, worker_beat and web on 1.8.0),
+// 443 unpublished, the debugging port on loopback, no published default
+// secret. Without the override, the same check must refuse. Needs the
+// docker compose plugin (no daemon); skipped without it.
+func TestOverrideOnDifyCompose(t *testing.T) {
+	if out, err := exec.Command("docker", "compose", "version").CombinedOutput(); err != nil {
+		t.Skipf("SKIPPED, NOT PASSED: docker compose is not available here (%v: %s); the same checks run on the VM before every start", err, strings.TrimSpace(string(out)))
+	}
+	_, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
+	h := newHostFixture(t)
+	compose, err := os.ReadFile(filepath.Join(hostscriptDir(t), "testdata", "docker-compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(h.docker, "docker-compose.yaml"), compose, 0o644)
+	res := runStartupFunctions(t, h, srv, `mkdir -p "$RUN_DIR"; ln -sfn releases/1.8.1 "$CURRENT"
+load_secrets
+write_env "$RELEASES/1.8.1/docker"
+write_override "$RELEASES/1.8.1/docker"
+verify_compose "$RELEASES/1.8.1/docker"
+compose_in "$RELEASES/1.8.1/docker" config --format json | jq -c '{name, plugin: .services.plugin_daemon.ports, nginx: .services.nginx.ports, qdrant: (.services.qdrant != null), weaviate: (.services.weaviate != null)}'
+RESULT=checked`)
+	if res.exitCode != 0 {
+		t.Fatalf("the override did not make the configuration safe (exit %d):\n%s", res.exitCode, res.out)
+	}
+	for _, want := range []string{`"name":"dify"`, `"host_ip":"127.0.0.1"`, `"qdrant":false`, `"weaviate":true`, "compose configuration checked"} {
+		if !strings.Contains(res.out, want) {
+			t.Errorf("output lacks %s:\n%s", want, res.out)
+		}
+	}
+	if strings.Contains(res.out, `"target":443`) {
+		t.Errorf("443 is still published:\n%s", res.out)
+	}
+
+	// A setting missing from .env lets the compose file's own default through.
+	env, _ := os.ReadFile(filepath.Join(h.docker, ".env"))
+	os.WriteFile(filepath.Join(h.docker, ".env"), regexp.MustCompile(`(?m)^SANDBOX_API_KEY=.*\n`).ReplaceAll(env, nil), 0o600)
+	res = runStartupFunctions(t, h, srv, `mkdir -p "$RUN_DIR"
+verify_compose "$RELEASES/1.8.1/docker"`)
+	if res.exitCode == 0 || !strings.Contains(res.out, "published default secret reaches sandbox API_KEY") {
+		t.Errorf("the compose default for the sandbox key must be refused (exit %d):\n%s", res.exitCode, res.out)
+	}
+	os.WriteFile(filepath.Join(h.docker, ".env"), env, 0o600)
+
+	os.Remove(filepath.Join(h.docker, "docker-compose.override.yaml"))
+	res = runStartupFunctions(t, h, srv, `mkdir -p "$RUN_DIR"
+verify_compose "$RELEASES/1.8.1/docker"`)
+	if res.exitCode == 0 || !strings.Contains(res.out, "worker runs langgenius/dify-api:1.8.0") {
+		t.Errorf("without the override the check must refuse the 1.8.0 worker (exit %d):\n%s", res.exitCode, res.out)
 	}
 }

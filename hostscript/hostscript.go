@@ -43,6 +43,19 @@ type Values struct {
 //go:embed templates/startup.sh.tmpl startup/*.sh startup/env.awk files/dify-backup files/dify-restore files/dify-backup-lib.sh files/dify-backup.service
 var assets embed.FS
 
+// What dify-backup writes, for the alerts and docs that depend on it. Each
+// run writes one entry to the Cloud Logging log BackupLogName, whose
+// jsonPayload has "event" (BackupSuccessEvent, or BackupFailureEvent with
+// severity ERROR), "stack", "run" and "message". A run's objects live under
+// gs://BUCKET/STACK/RUN/ (RUN a UTC timestamp like 20250904T061500Z), and the
+// run is complete exactly when BackupManifest exists there.
+const (
+	BackupLogName      = "dify-backup"
+	BackupSuccessEvent = "backup-complete"
+	BackupFailureEvent = "backup-failed"
+	BackupManifest     = "manifest.json"
+)
+
 const (
 	// heredocEnd closes the here-documents that carry embedded files; no file
 	// may contain it as a line of its own.

@@ -56,6 +56,7 @@ func shellcheck(t *testing.T, dir string, args ...string) {
 // rendered for both stacks (which holds all of startup/*.sh), the tools it
 // installs, and the test stand-ins.
 func TestShellcheck(t *testing.T) {
+	t.Parallel()
 	dir := hostscriptDir(t)
 	for name, v := range map[string]Values{"dev": devValues(), "prod": prodValues()} {
 		t.Run("rendered "+name, func(t *testing.T) {
@@ -322,5 +323,25 @@ func TestRenderValidation(t *testing.T) {
 func TestRenderSize(t *testing.T) {
 	if n := len(render(t, prodValues())); n > maxScriptBytes/2 {
 		t.Errorf("the script is %d bytes; the metadata limit is %d", n, maxScriptBytes)
+	}
+}
+
+// TestBackupContractInScripts: the names alerts and docs rely on are the ones
+// the scripts use.
+func TestBackupContractInScripts(t *testing.T) {
+	lib, err := assets.ReadFile("files/dify-backup-lib.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup, _ := assets.ReadFile("files/dify-backup")
+	for _, want := range []string{"gcloud logging write " + BackupLogName + " ", "MANIFEST=" + BackupManifest + " "} {
+		if !strings.Contains(string(lib), want) {
+			t.Errorf("dify-backup-lib.sh lacks %q", want)
+		}
+	}
+	for _, want := range []string{"cloud_log " + BackupSuccessEvent + " NOTICE", "cloud_log " + BackupFailureEvent + " ERROR"} {
+		if !strings.Contains(string(backup), want) {
+			t.Errorf("dify-backup lacks %q", want)
+		}
 	}
 }

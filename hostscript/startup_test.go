@@ -179,6 +179,8 @@ trap 'on_exit' EXIT
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + h.root,
+		"DOCKER_CONFIG=" + os.Getenv("DOCKER_CONFIG"), // where a docker compose plugin may be
 		"DIFY_DATA_MNT=" + h.dataMnt,
 		"DIFY_LIB_DIR=" + filepath.Join(dir, "startup"),
 		"DIFY_RUN_DIR=" + filepath.Join(h.root, "run"),
@@ -239,6 +241,7 @@ var appSecretKeys = []string{"SECRET_KEY", "DB_PASSWORD", "REDIS_PASSWORD", "SAN
 // and keeps coupled settings equal; no secret is ever printed; a later boot
 // reads the same values back and changes nothing.
 func TestSecretsAndEnvFirstAndLaterBoots(t *testing.T) {
+	t.Parallel()
 	sm, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
 	h := newHostFixture(t)
 	body := `mkdir -p "$RUN_DIR"; ln -sfn releases/1.8.1 "$CURRENT"
@@ -372,6 +375,7 @@ func redact(s string, app map[string]string, admin string) string {
 // TestSecretsRecoveryAndRefusal covers Secret Manager losing its versions
 // while the data disk keeps its database.
 func TestSecretsRecoveryAndRefusal(t *testing.T) {
+	t.Parallel()
 	body := `mkdir -p "$RUN_DIR"; ln -sfn releases/1.8.1 "$CURRENT"
 load_secrets
 write_env "$RELEASES/1.8.1/docker"`
@@ -452,4 +456,37 @@ write_env "$RELEASES/1.8.1/docker"`
 			t.Fatalf("a missing secret should fail with the HTTP status (exit %d):\n%s", res.exitCode, res.out)
 		}
 	})
+}
+
+// TestEnvLocalSettings: the operator's env.local on the data disk adds and
+// replaces settings, but cannot override what the script owns.
+func TestEnvLocalSettings(t *testing.T) {
+	t.Parallel()
+	sm, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
+	h := newHostFixture(t)
+	local := "# mail for invitations\nMAIL_TYPE=smtp\nSMTP_PASSWORD=operator-smtp-pass-42\nLOG_LEVEL=DEBUG\nSECRET_KEY=mine\n"
+	if err := os.WriteFile(filepath.Join(h.dataMnt, "env.local"), []byte(local), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := runStartupFunctions(t, h, srv, `mkdir -p "$RUN_DIR"; ln -sfn releases/1.8.1 "$CURRENT"
+load_secrets
+write_env "$RELEASES/1.8.1/docker"`)
+	if res.exitCode != 0 {
+		t.Fatalf("failed (exit %d):\n%s", res.exitCode, res.out)
+	}
+	env := parseEnv(t, filepath.Join(h.docker, ".env"))
+	for k, v := range map[string]string{"MAIL_TYPE": "smtp", "SMTP_PASSWORD": "operator-smtp-pass-42", "LOG_LEVEL": "DEBUG"} {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q from env.local", k, env[k], v)
+		}
+	}
+	if env["SECRET_KEY"] == "mine" || !strings.Contains(string(sm.latest("dify-dev-app-secrets")), "SECRET_KEY="+env["SECRET_KEY"]+"\n") {
+		t.Errorf("env.local must not override SECRET_KEY")
+	}
+	if !strings.Contains(res.out, "ignored SECRET_KEY") {
+		t.Errorf("the ignored key should be reported:\n%s", res.out)
+	}
+	if strings.Contains(res.out, "operator-smtp-pass-42") {
+		t.Errorf("a value from env.local was printed:\n%s", res.out)
+	}
 }

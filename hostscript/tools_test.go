@@ -279,6 +279,7 @@ func runScript(t *testing.T, name string, env []string, args ...string) scriptRe
 		"TMPDIR=" + t.TempDir(),
 		"DIFY_LIB_DIR=" + filepath.Join(dir, "files"),
 		"DIFY_BACKUP_CONFIG=/nonexistent",
+		"DIFY_CLOUD_LOGGING=0", // tests that check Cloud Logging entries turn it on with fake-gcloud
 		"DIFY_LOCK_FILE=" + filepath.Join(t.TempDir(), "lock"),
 	}, env...)
 	var out bytes.Buffer

@@ -19,10 +19,13 @@
 #   DIFY_PG_WAIT_SECONDS  how long to wait for PostgreSQL to accept connections
 #   DIFY_HEALTH_URL  what "Dify is up" means (restore, docker mode)
 #   DIFY_LOCK_FILE   serialises backups, restores and upgrades
+#   DIFY_CLOUD_LOGGING  1 (default): also write the run's outcome to Cloud
+#                    Logging, log "dify-backup", for the backup alerts
 
-# The manifest's first line; restore refuses any other format.
+# The manifest: written last, so a run without one is incomplete. Its format
+# field must match; restore refuses any other.
 # shellcheck disable=SC2034 # used by dify-backup and dify-restore
-readonly DIFY_BACKUP_FORMAT="dify-backup/1"
+readonly MANIFEST=manifest.json DIFY_BACKUP_FORMAT="dify-backup/1"
 
 # Each archive object and the volume folders (relative to DIFY_VOLUMES) it holds.
 # db/data is not here: the databases are dumped, which is consistent while Dify
@@ -68,8 +71,25 @@ log() {
 info() { log info "$@"; }
 warn() { log warning "$@"; }
 die() {
+	LAST_ERROR="$*"
 	log err "ERROR: $*"
 	exit 1
+}
+
+# cloud_log EVENT SEVERITY MESSAGE [JSON]: one structured entry in Cloud
+# Logging's "dify-backup" log: {event, stack, run, dest, message, ...JSON}.
+# The monitoring alerts match jsonPayload.event and jsonPayload.stack. The VM's
+# journal does not reach Cloud Logging by itself, hence gcloud.
+cloud_log() {
+	[[ ${DIFY_CLOUD_LOGGING:-1} == 1 ]] || return 0
+	local payload extra=${4:-}
+	[[ -n $extra ]] || extra='{}'
+	if ! payload=$(jq -cn --arg event "$1" --arg stack "${DIFY_STACK:-}" --arg run "${RUN:-}" \
+		--arg dest "${BACKUP_DEST:-}" --arg message "$3" --argjson extra "$extra" \
+		'{event: $event, stack: $stack, run: $run, dest: $dest, message: $message} + $extra') ||
+		! gcloud logging write dify-backup "$payload" --payload-type=json --severity="$2" --quiet >/dev/null 2>&1; then
+		warn "could not write the $1 entry to Cloud Logging"
+	fi
 }
 
 # load_config: fill unset settings from the config file, then from defaults.
@@ -167,11 +187,11 @@ has_object() {
 	fi
 }
 
-# complete_runs: the timestamps of every run that has a MANIFEST, oldest first.
+# complete_runs: the timestamps of every run that has a manifest, oldest first.
 complete_runs() {
 	local out rc=0 f
 	if [[ $DEST_KIND == gs ]]; then
-		out=$(gcloud storage ls "$BACKUP_DEST/*/MANIFEST" 2>&1) || rc=$?
+		out=$(gcloud storage ls "$BACKUP_DEST/*/$MANIFEST" 2>&1) || rc=$?
 		if ((rc != 0)); then
 			if [[ $out == *"matched no objects"* ]]; then
 				return 0
@@ -179,13 +199,13 @@ complete_runs() {
 			die "cannot list $BACKUP_DEST: $out"
 		fi
 		while IFS= read -r f; do
-			f=${f%/MANIFEST}
+			f=${f%/"$MANIFEST"}
 			printf '%s\n' "${f##*/}"
 		done <<<"$out" | grep -E '^[0-9]{8}T[0-9]{6}Z$' | sort || true
 	else
-		for f in "$BACKUP_DEST"/*/MANIFEST; do
+		for f in "$BACKUP_DEST"/*/"$MANIFEST"; do
 			[[ -f $f ]] || continue
-			f=${f%/MANIFEST}
+			f=${f%/"$MANIFEST"}
 			printf '%s\n' "${f##*/}"
 		done | grep -E '^[0-9]{8}T[0-9]{6}Z$' | sort || true
 	fi

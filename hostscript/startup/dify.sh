@@ -56,8 +56,10 @@ ensure_release() {
 	info "Dify $v's docker/ folder is in $rel"
 }
 
-# write_env DIR: DIR/.env from DIR/.env.example, with fresh secrets and this
-# deployment's settings; mode 0600; replaced only when it changes.
+# write_env DIR: DIR/.env from DIR/.env.example, with the secrets and this
+# deployment's settings, plus the operator's own settings from
+# $DATA_MNT/env.local if present (mail, for instance); mode 0600; replaced
+# only when it changes. Edits to .env itself do not survive the next boot.
 write_env() {
 	local dir=$1
 	[[ -f $dir/.env.example ]] || die "$dir/.env.example is missing"
@@ -83,8 +85,13 @@ write_env() {
 		export DIFYENV_UPLOAD_FILE_SIZE_LIMIT=$UPLOAD_LIMIT_MIB
 		export DIFYENV_NGINX_CLIENT_MAX_BODY_SIZE="${BODY_LIMIT_MIB}M"
 		export DIFYENV_MIGRATION_ENABLED=true
-		awk -v set="${ENV_KEYS[*]}" -v secret="${SECRET_ENV_KEYS[*]}" -f "$LIB_DIR/env.awk" \
-			"$dir/.env.example" "$dir/.env.example" >"$dir/.env.new"
+		local_env=""
+		if [[ -f $DATA_MNT/env.local ]]; then
+			local_env=$DATA_MNT/env.local
+			info "adding the operator's settings from $local_env"
+		fi
+		awk -v set="${ENV_KEYS[*]}" -v secret="${SECRET_ENV_KEYS[*]}" -v localfile="$local_env" \
+			-f "$LIB_DIR/env.awk" "$dir/.env.example" "$dir/.env.example" >"$dir/.env.new"
 	) || die "writing $dir/.env failed"
 	chmod 0600 "$dir/.env.new"
 	local k

@@ -1,6 +1,6 @@
 # env.awk: writes Dify's .env from its .env.example.
 #
-#   awk -v set="KEY ..." -v secret="KEY ..." -f env.awk .env.example .env.example
+#   awk -v set="KEY ..." -v secret="KEY ..." [-v localfile=FILE] -f env.awk .env.example .env.example
 #
 # The value of each key in `set` comes from the environment variable
 # DIFYENV_<KEY>, so no value is ever on a command line. The example is read
@@ -8,7 +8,9 @@
 # the keys in `secret`. Pass 2 prints the example with each key in `set` given
 # its value (appended when the example lacks the key) and blanks every other
 # key whose value contains a published default (settings of vector stores and
-# databases this deployment does not run), naming it on stderr.
+# databases this deployment does not run), naming it on stderr. Lines of the
+# optional `localfile` (the operator's own settings, e.g. MAIL_*) replace or
+# add to the example's, except for the keys in `set`, which this script owns.
 BEGIN {
 	n = split(set, keys, " ")
 	for (i = 1; i <= n; i++) {
@@ -22,6 +24,26 @@ BEGIN {
 	m = split(secret, sk, " ")
 	for (i = 1; i <= m; i++)
 		secretkey[sk[i]] = 1
+	if (localfile != "") {
+		while ((r = (getline line < localfile)) > 0) {
+			if (!match(line, /^[A-Za-z_][A-Za-z0-9_]*=/))
+				continue
+			k = substr(line, 1, RLENGTH - 1)
+			if (k in want) {
+				print "env.awk: ignored " k " in " localfile ": the startup script sets it" > "/dev/stderr"
+				continue
+			}
+			if (!(k in extra))
+				order[++nextra] = k
+			extra[k] = substr(line, RLENGTH + 1)
+		}
+		if (r < 0) {
+			print "env.awk: cannot read " localfile > "/dev/stderr"
+			failed = 1
+			exit 1
+		}
+		close(localfile)
+	}
 }
 
 FNR == NR {
@@ -43,6 +65,11 @@ FNR == NR {
 			seen[k] = 1
 			next
 		}
+		if (k in extra) {
+			print k "=" extra[k]
+			seen[k] = 1
+			next
+		}
 		for (d in published) {
 			if (index(v, d)) {
 				print k "="
@@ -60,4 +87,7 @@ END {
 	for (i = 1; i <= n; i++)
 		if (!(keys[i] in seen))
 			print keys[i] "=" want[keys[i]]
+	for (i = 1; i <= nextra; i++)
+		if (!(order[i] in seen))
+			print order[i] "=" extra[order[i]]
 }

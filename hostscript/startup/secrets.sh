@@ -170,7 +170,10 @@ load_admin_password() {
 	else
 		info "admin password read from $ADMIN_PASSWORD_SECRET"
 	fi
-	[[ $(<"$file") =~ ^[[:graph:]]{8,30}$ ]] || die "secret $ADMIN_PASSWORD_SECRET must hold 8 to 30 printable characters, no spaces"
+	# Characters that mean something to .env or compose ($ # quotes) are out.
+	local allowed='^[A-Za-z0-9._~+=@%!:,/^-]{8,30}$'
+	[[ $(<"$file") =~ $allowed ]] ||
+		die "secret $ADMIN_PASSWORD_SECRET must hold 8 to 30 letters, digits or ._~+=@%!:,/^-"
 }
 
 load_secrets() {
