@@ -2,9 +2,19 @@
 // names of the settings the Pulumi program passes to it. The image reads every
 // value from its environment, so the service component and the nginx template agree
 // on these names through this package alone.
+//
+// The image is built from this directory (Dockerfile, templates/,
+// docker-entrypoint.d/, proxy-entrypoint.sh); docs/proxy.md describes its behaviour
+// and proxytest runs it on a local nginx for tests and benchmarks.
 package proxy
 
-import "strconv"
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
 
 // Environment variables the proxy image reads. The Pulumi program sets each of them
 // on the Cloud Run container; the template under templates/ consumes them.
@@ -17,17 +27,97 @@ const (
 	EnvTimeoutSeconds = "PROXY_TIMEOUT_SECONDS"
 	// EnvBodyLimitMiB is the largest request body accepted, in MiB.
 	EnvBodyLimitMiB = "PROXY_BODY_LIMIT_MIB"
+	// EnvPort is the port nginx listens on. Cloud Run sets it to the container port
+	// and refuses it as a user-set variable, so Env never returns it; the image
+	// defaults it to ContainerPort for local runs.
+	EnvPort = "PORT"
 )
 
 // HealthPath answers 200 from nginx itself, without touching the backend, so the
 // Cloud Run startup probe passes while the VM is still booting.
 const HealthPath = "/proxy-health"
 
-// Env returns the container environment for the given settings.
+// What the Cloud Run service should declare for the container.
+const (
+	// ContainerPort is the port the image listens on when PORT is not set; declare
+	// it as the container port so Cloud Run's PORT and the image agree.
+	ContainerPort = 8080
+	// ContainerPortName is the Cloud Run port name for plain HTTP/1 to the
+	// container. ("h2c" would need nginx to speak cleartext HTTP/2; it does not.)
+	ContainerPortName = "http1"
+	// MaxConcurrency bounds the service's max_instance_request_concurrency. The
+	// official nginx.conf gives each worker 1024 connections and an instance has at
+	// least one worker; every proxied request holds two (client and Dify), and up
+	// to 32 idle connections to Dify are kept per worker, so about 490 requests fit
+	// in one worker. 400 leaves room for idle client connections.
+	MaxConcurrency = 400
+)
+
+// Ranges the image accepts; docker-entrypoint.d/05-check-proxy-env.sh refuses to
+// start outside them and Validate applies the same rules before a deployment.
+const (
+	// MinTimeoutSeconds and MaxTimeoutSeconds bound EnvTimeoutSeconds. 3600 s is
+	// Cloud Run's maximum request timeout.
+	MinTimeoutSeconds = 1
+	MaxTimeoutSeconds = 3600
+	// MinBodyLimitMiB and MaxBodyLimitMiB bound EnvBodyLimitMiB. Cloud Run refuses
+	// HTTP/1 request bodies over 32 MiB before they reach the container, so a
+	// larger limit would promise what the platform does not deliver.
+	MinBodyLimitMiB = 1
+	MaxBodyLimitMiB = 32
+)
+
+// Env returns the container environment for the given settings. It does not
+// validate them (the service component fills the backend in later); call Validate
+// for that.
 func Env(backend string, timeoutSeconds, bodyLimitMiB int) map[string]string {
 	return map[string]string{
 		EnvBackend:        backend,
 		EnvTimeoutSeconds: strconv.Itoa(timeoutSeconds),
 		EnvBodyLimitMiB:   strconv.Itoa(bodyLimitMiB),
 	}
+}
+
+// Validate reports every setting the image would refuse at start, so a bad value
+// fails a preview instead of a Cloud Run revision. It applies the rules of
+// docker-entrypoint.d/05-check-proxy-env.sh (the tests hold the two together).
+func Validate(backend string, timeoutSeconds, bodyLimitMiB int) error {
+	var errs []error
+	if err := checkBackend(backend); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", EnvBackend, err))
+	}
+	if timeoutSeconds < MinTimeoutSeconds || timeoutSeconds > MaxTimeoutSeconds {
+		errs = append(errs, fmt.Errorf("%s: %d is outside %d..%d seconds", EnvTimeoutSeconds, timeoutSeconds, MinTimeoutSeconds, MaxTimeoutSeconds))
+	}
+	if bodyLimitMiB < MinBodyLimitMiB || bodyLimitMiB > MaxBodyLimitMiB {
+		errs = append(errs, fmt.Errorf("%s: %d is outside %d..%d MiB", EnvBodyLimitMiB, bodyLimitMiB, MinBodyLimitMiB, MaxBodyLimitMiB))
+	}
+	return errors.Join(errs...)
+}
+
+// checkBackend accepts host:port where host is a DNS name, an IPv4 address or a
+// bracketed IPv6 address. The value is pasted into nginx's configuration, so
+// anything else (spaces, semicolons, braces) is refused rather than escaped.
+func checkBackend(backend string) error {
+	if backend == "" {
+		return errors.New("not set; want host:port of Dify's nginx on the VM")
+	}
+	host, port, err := net.SplitHostPort(backend)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", backend, err)
+	}
+	if host == "" || strings.Trim(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:") != "" {
+		return fmt.Errorf("%q: host %q may only hold letters, digits, '.', '-' (or ':' inside brackets)", backend, host)
+	}
+	if strings.Contains(host, ":") && !strings.HasPrefix(backend, "[") {
+		return fmt.Errorf("%q: an IPv6 host must be in brackets", backend)
+	}
+	if !strings.Contains(host, ":") && strings.HasPrefix(backend, "[") {
+		return fmt.Errorf("%q: only IPv6 hosts go in brackets", backend)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 || strings.Trim(port, "0123456789") != "" || len(port) > 5 {
+		return fmt.Errorf("%q: port %q is not a number in 1..65535", backend, port)
+	}
+	return nil
 }
