@@ -58,6 +58,9 @@ type Options struct {
 	// Stdout and Stderr, when set, also receive nginx's output (the JSON access
 	// log and the error log).
 	Stdout, Stderr io.Writer
+	// DropAccessLog keeps nginx's stdout out of memory (benchmarks): nginx still
+	// writes every line, but Proxy.Stdout stays empty.
+	DropAccessLog bool
 }
 
 // Proxy is a running proxy. Stop it (tests: t.Cleanup(p.Stop)).
@@ -237,7 +240,7 @@ func start(ctx context.Context, opt Options) (*Proxy, error) {
 	p := &Proxy{
 		Prefix: prefix,
 		cmd:    cmd,
-		stdout: &syncBuffer{tee: opt.Stdout},
+		stdout: &syncBuffer{tee: opt.Stdout, drop: opt.DropAccessLog},
 		stderr: &syncBuffer{tee: opt.Stderr},
 		done:   make(chan struct{}),
 	}
@@ -417,9 +420,10 @@ http {
 
 // syncBuffer collects a process's output for concurrent readers.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	tee io.Writer
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	tee  io.Writer
+	drop bool // keep nothing
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
@@ -427,6 +431,9 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	defer b.mu.Unlock()
 	if b.tee != nil {
 		b.tee.Write(p)
+	}
+	if b.drop {
+		return len(p), nil
 	}
 	return b.buf.Write(p)
 }
