@@ -68,6 +68,8 @@ write_env() {
 		umask 077
 		for k in "${APP_SECRET_KEYS[@]}"; do
 			export "DIFYENV_$k=$(env_value "$RUN_DIR/app-secrets.env" "$k")"
+			v="DIFYENV_$k"
+			[[ -n ${!v} ]] || exit 1
 		done
 		export DIFYENV_INIT_PASSWORD
 		DIFYENV_INIT_PASSWORD=$(<"$RUN_DIR/admin-password")

@@ -42,6 +42,17 @@ ensure_data_disk() {
 	mounted=$(findmnt -n -o UUID --mountpoint "$DATA_MNT")
 	[[ $mounted == "$uuid" ]] || die "$DATA_MNT holds file system $mounted, expected the data disk's $uuid"
 	resize2fs "$dev" >/dev/null 2>&1 || warn "resize2fs $dev failed; the file system keeps its size"
+	# nofail keeps a missing disk from stopping the boot, but it also drops the
+	# mount's ordering before local-fs.target: without this, Docker could restart
+	# Dify's containers at boot on the bare mount point, and PostgreSQL would
+	# create an empty database on the boot disk.
+	install_file /etc/systemd/system/docker.service.d/10-dify-data-disk.conf 0644 <<UNIT
+[Unit]
+RequiresMountsFor=$DATA_MNT
+UNIT
+	if ((CHANGED)); then
+		systemctl daemon-reload
+	fi
 	mkdir -p "$VOLUMES" "$RELEASES"
 	info "data disk $dev (UUID $uuid) mounted at $DATA_MNT, $(df -h --output=avail "$DATA_MNT" | tail -n1 | tr -d ' ') free"
 }

@@ -71,20 +71,20 @@ JSON
 }
 
 # ensure_gcloud: the backup streams to Cloud Storage with gcloud. Debian's
-# images on Compute Engine usually carry it; install it when they do not.
+# images on Compute Engine usually carry it; install it when they do not. A
+# failure here does not keep Dify from starting: backups would fail, loudly,
+# and the backup alerts would say so.
 ensure_gcloud() {
-	if command -v gcloud >/dev/null; then
-		return 0
-	fi
+	command -v gcloud >/dev/null && return 0
 	local gnupg_home
 	info "installing the gcloud CLI from packages.cloud.google.com"
 	if ! grep -rqs 'packages.cloud.google.com/apt cloud-sdk' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-		retry 5 10 curl -fsSL https://packages.cloud.google.com/apt/doc/apt-key.gpg -o /tmp/cloud.google.asc
-		gnupg_home=$(mktemp -d)
-		GNUPGHOME=$gnupg_home gpg --batch --yes --dearmor -o /usr/share/keyrings/cloud.google.gpg /tmp/cloud.google.asc
+		retry 5 10 curl -fsSL https://packages.cloud.google.com/apt/doc/apt-key.gpg -o /tmp/cloud.google.asc || return 1
+		gnupg_home=$(mktemp -d) || return 1
+		GNUPGHOME=$gnupg_home gpg --batch --yes --dearmor -o /usr/share/keyrings/cloud.google.gpg /tmp/cloud.google.asc || return 1
 		rm -rf /tmp/cloud.google.asc "$gnupg_home"
 		echo 'deb [signed-by=/usr/share/keyrings/cloud.google.gpg] https://packages.cloud.google.com/apt cloud-sdk main' \
-			>/etc/apt/sources.list.d/google-cloud-sdk.list
+			>/etc/apt/sources.list.d/google-cloud-sdk.list || return 1
 	fi
 	apt_install google-cloud-cli
 }
