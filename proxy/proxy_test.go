@@ -250,6 +250,21 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("%s: not executable (%v)", f, err)
 		}
 	}
+	ignore, err := os.ReadFile(".dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pattern := range strings.Split(string(ignore), "\n") {
+		pattern = strings.TrimSpace(pattern)
+		if pattern == "" || strings.HasPrefix(pattern, "#") {
+			continue
+		}
+		for _, input := range []string{"Dockerfile", "templates", "templates/default.conf.template", "docker-entrypoint.d", "docker-entrypoint.d/05-check-proxy-env.sh", "proxy-entrypoint.sh"} {
+			if ok, _ := filepath.Match(pattern, input); ok || strings.HasPrefix(pattern, "!") {
+				t.Errorf(".dockerignore: %q would leave %s out of the build context (or is an exception, which this check does not model)", pattern, input)
+			}
+		}
+	}
 	templates, err := filepath.Glob("templates/*")
 	if err != nil {
 		t.Fatal(err)
