@@ -51,6 +51,10 @@ func (f *fakeSecretManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests = append(f.requests, r.Method+" "+r.URL.Path)
+	if r.URL.Path == "/console/api/ping" { // Dify's health endpoint, for the end-to-end boots
+		w.Write([]byte(`{"result": "pong"}`))
+		return
+	}
 	if r.URL.Path == "/computeMetadata/v1/instance/service-accounts/default/token" {
 		if r.Header.Get("Metadata-Flavor") != "Google" {
 			http.Error(w, "missing Metadata-Flavor", http.StatusForbidden)

@@ -4,6 +4,7 @@
 # The paths can be moved through the environment only so that tests can run
 # these functions in a temporary folder; on the VM the defaults apply.
 
+DISK_BY_ID=${DIFY_DISK_BY_ID:-/dev/disk/by-id}    # where udev names Compute Engine disks
 DATA_MNT=${DIFY_DATA_MNT:-/mnt/disks/dify-data} # the data disk
 VOLUMES="$DATA_MNT/volumes"                       # all of Dify's docker/volumes
 RELEASES="$DATA_MNT/releases"                     # releases/<version>/docker

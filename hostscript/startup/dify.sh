@@ -43,9 +43,10 @@ ensure_release() {
 	[[ -f $part/docker/docker-compose.yaml && -f $part/docker/.env.example ]] ||
 		die "the $v tarball has no docker/docker-compose.yaml or docker/.env.example"
 	# The release's volumes folder seeds files the services need (the sandbox's
-	# conf/config.yaml among them); existing data is never overwritten.
+	# conf/config.yaml among them). Only what is missing is copied: existing
+	# files and folders, their modes and owners, are left as they are.
 	if [[ -d $part/docker/volumes ]]; then
-		tar -C "$part/docker/volumes" -cf - . | tar -C "$VOLUMES" -xf - --skip-old-files --no-overwrite-dir
+		seed_volumes "$part/docker/volumes"
 		rm -rf "$part/docker/volumes"
 	fi
 	# A symlink rather than a bind mount: nothing to mount before Docker starts,
@@ -54,6 +55,22 @@ ensure_release() {
 	touch "$part/.complete"
 	mv "$part" "$rel"
 	info "Dify $v's docker/ folder is in $rel"
+}
+
+# seed_volumes DIR: copy into VOLUMES each folder, file and link of DIR that
+# VOLUMES lacks.
+seed_volumes() {
+	local seed=$1 f
+	while IFS= read -r -d '' f; do
+		if [[ -e $VOLUMES/$f || -L $VOLUMES/$f ]]; then
+			continue
+		fi
+		if [[ -d $seed/$f && ! -L $seed/$f ]]; then
+			mkdir -p "$VOLUMES/$f"
+		else
+			cp -a "$seed/$f" "$VOLUMES/$f"
+		fi
+	done < <(cd "$seed" && find . -mindepth 1 -print0 | sort -z)
 }
 
 # write_env DIR: DIR/.env from DIR/.env.example, with the secrets and this
@@ -93,8 +110,12 @@ write_env() {
 			info "adding the operator's settings from $local_env"
 		fi
 		awk -v set="${ENV_KEYS[*]}" -v secret="${SECRET_ENV_KEYS[*]}" -v localfile="$local_env" \
-			-f "$LIB_DIR/env.awk" "$dir/.env.example" "$dir/.env.example" >"$dir/.env.new"
-	) || die "writing $dir/.env failed"
+			-f "$LIB_DIR/env.awk" "$dir/.env.example" "$dir/.env.example" >"$dir/.env.new" 2>"$RUN_DIR/env.awk.log"
+	) || die "writing $dir/.env failed: $(cat "$RUN_DIR/env.awk.log" 2>/dev/null)"
+	local line
+	while IFS= read -r line; do
+		info "$line"
+	done <"$RUN_DIR/env.awk.log"
 	chmod 0600 "$dir/.env.new"
 	local k
 	for k in "${ENV_KEYS[@]}"; do
@@ -243,14 +264,15 @@ converge_dify() {
 	step start "starting Dify $DIFY_VERSION (docker compose up -d)"
 	retry 3 30 dc up -d --remove-orphans --pull missing --quiet-pull
 	step health "waiting for $HEALTH_URL to answer pong"
-	local deadline=$((SECONDS + 900)) body=""
-	until [[ $body =~ \"result\"[[:space:]]*:[[:space:]]*\"pong\" ]]; do
+	local deadline=$((SECONDS + 900)) body
+	while :; do
+		body=$(curl -fsS --max-time 5 "$HEALTH_URL" 2>/dev/null) || body=""
+		[[ $body =~ \"result\"[[:space:]]*:[[:space:]]*\"pong\" ]] && break
 		if ((SECONDS >= deadline)); then
 			dc ps --format '{{.Service}} {{.State}} {{.Status}}' || true
 			die "Dify did not answer $HEALTH_URL within 900s; see 'docker compose logs api' in $CURRENT/docker"
 		fi
 		sleep 5
-		body=$(curl -fsS --max-time 5 "$HEALTH_URL" 2>/dev/null) || body=""
 	done
 	flock -u 9
 	info "Dify $DIFY_VERSION answers pong"

@@ -6,7 +6,7 @@
 # this script refuses to go on instead), and grow the file system if the disk
 # was resized.
 ensure_data_disk() {
-	local dev="/dev/disk/by-id/google-$DATA_DISK_DEVICE" i rc=0 fstype uuid line mounted
+	local dev="$DISK_BY_ID/google-$DATA_DISK_DEVICE" i rc=0 fstype uuid line mounted
 	for ((i = 0; i < 60; i++)); do
 		[[ -b $dev ]] && break
 		sleep 2
