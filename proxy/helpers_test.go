@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -45,6 +46,7 @@ type settings struct {
 	extraEnv       map[string]string
 	workers        string
 	bare           bool
+	shell          []string
 }
 
 func defaults(backend string) settings {
@@ -67,6 +69,7 @@ func startProxy(t *testing.T, s settings) *proxytest.Proxy {
 		Env:             env,
 		WorkerProcesses: s.workers,
 		Bare:            s.bare,
+		Shell:           s.shell,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -133,10 +136,12 @@ func client(limit time.Duration) *http.Client {
 	return &http.Client{Timeout: limit, Transport: &http.Transport{}}
 }
 
-// runScript runs a shell script with exactly the given environment (and PATH).
-func runScript(t *testing.T, path string, env map[string]string, args ...string) (string, error) {
+// runScript runs a shell script with exactly the given environment (and PATH),
+// with the given shell, or by its #! line when shell is empty.
+func runScript(t *testing.T, shell []string, path string, env map[string]string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(path, args...)
+	argv := append(append(slices.Clone(shell), path), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -146,3 +151,16 @@ func runScript(t *testing.T, path string, env map[string]string, args ...string)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// shells are the shells the scripts must work in: dash (Debian's /bin/sh) and,
+// when installed, busybox ash, which is /bin/sh in the alpine image.
+func shells(t *testing.T) [][]string {
+	t.Helper()
+	list := [][]string{{"sh"}}
+	if _, err := exec.LookPath("busybox"); err == nil {
+		list = append(list, []string{"busybox", "sh"})
+	} else {
+		t.Log("busybox is not installed: the scripts run under dash only, not under the image's busybox ash (apt-get install busybox)")
+	}
+	return list
+}

@@ -637,8 +637,19 @@ func awaitClosed(t *testing.T, p *proxytest.Proxy) {
 // shutdown.
 func TestSIGTERMLetsRequestsInFlightFinish(t *testing.T) {
 	t.Parallel()
+	for _, shell := range shells(t) {
+		t.Run(strings.Join(shell, " "), func(t *testing.T) {
+			t.Parallel()
+			sigtermLetsRequestsInFlightFinish(t, shell)
+		})
+	}
+}
+
+func sigtermLetsRequestsInFlightFinish(t *testing.T, shell []string) {
 	b, sent, release := twoPartBackend(t)
-	p := startProxy(t, defaults(b.hostPort()))
+	s := defaults(b.hostPort())
+	s.shell = shell
+	p := startProxy(t, s)
 	result := inFlight(t, p, sent)
 
 	if err := p.Signal(syscall.SIGTERM); err != nil {
@@ -889,12 +900,12 @@ func TestAccessLogIsOneJSONObjectPerLine(t *testing.T) {
 // IMAGE sh" still gives a shell.
 func TestEntrypointRunsOtherCommandsAsIs(t *testing.T) {
 	t.Parallel()
-	out, err := runScript(t, "./proxy-entrypoint.sh", nil, "echo", "hello")
+	out, err := runScript(t, nil, "./proxy-entrypoint.sh", nil, "echo", "hello")
 	if err != nil || out != "hello\n" {
 		t.Errorf("proxy-entrypoint.sh echo hello = %q, %v", out, err)
 	}
 	var exit interface{ ExitCode() int }
-	_, err = runScript(t, "./proxy-entrypoint.sh", nil, "sh", "-c", "exit 3")
+	_, err = runScript(t, nil, "./proxy-entrypoint.sh", nil, "sh", "-c", "exit 3")
 	if !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		t.Errorf("proxy-entrypoint.sh sh -c 'exit 3' = %v, want exit status 3", err)
 	}

@@ -96,13 +96,19 @@ func TestValidate(t *testing.T) {
 // The image's start-up check and Validate apply one set of rules: a value that
 // passes a preview must start, and a value the image refuses must fail a preview.
 func TestStartupCheckAgreesWithValidate(t *testing.T) {
+	for _, shell := range shells(t) {
+		t.Run(strings.Join(shell, " "), func(t *testing.T) { checkAgreesWithValidate(t, shell) })
+	}
+}
+
+func checkAgreesWithValidate(t *testing.T, shell []string) {
 	for _, c := range validationCases {
 		env := proxy.Env(c.backend, c.timeoutSeconds, c.bodyLimitMiB)
 		env[proxy.EnvPort] = strconv.Itoa(proxy.ContainerPort)
 		if c.backend == "" {
 			delete(env, proxy.EnvBackend)
 		}
-		out, err := runScript(t, checkScript, env)
+		out, err := runScript(t, shell, checkScript, env)
 		if len(c.wantBad) == 0 {
 			if err != nil {
 				t.Errorf("%s refused %q, %d, %d, which Validate accepts: %v\n%s", checkScript, c.backend, c.timeoutSeconds, c.bodyLimitMiB, err, out)
@@ -132,7 +138,7 @@ func TestStartupCheckNamesEachMissingVariable(t *testing.T) {
 				env[k] = v
 			}
 		}
-		out, err := runScript(t, checkScript, env)
+		out, err := runScript(t, nil, checkScript, env)
 		if err == nil {
 			t.Errorf("without %s: %s succeeded, want a refusal", name, checkScript)
 			continue

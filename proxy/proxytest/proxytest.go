@@ -24,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,9 @@ type Options struct {
 	// Stdout and Stderr, when set, also receive nginx's output (the JSON access
 	// log and the error log).
 	Stdout, Stderr io.Writer
+	// Shell, when set, runs proxy-entrypoint.sh with this command instead of its
+	// #! line, e.g. {"busybox", "sh"} for the image's shell (alpine's busybox ash).
+	Shell []string
 	// DropAccessLog keeps nginx's stdout out of memory (benchmarks): nginx still
 	// writes every line, but Proxy.Stdout stays empty.
 	DropAccessLog bool
@@ -230,7 +234,9 @@ func start(ctx context.Context, opt Options) (*Proxy, error) {
 	if opt.Bare {
 		cmd = exec.Command(filepath.Join(opt.Dir, "proxytest", "official-entrypoint.sh"), nginxArgs...)
 	} else {
-		cmd = exec.Command(filepath.Join(opt.Dir, "proxy-entrypoint.sh"), nginxArgs...)
+		argv := append(slices.Clone(opt.Shell), filepath.Join(opt.Dir, "proxy-entrypoint.sh"))
+		argv = append(argv, nginxArgs...)
+		cmd = exec.Command(argv[0], argv[1:]...)
 	}
 	cmd.Env = env
 	cmd.Dir = prefix
