@@ -193,7 +193,7 @@ func absDir(opt *Options) error {
 
 var errAddrInUse = errors.New("address already in use")
 
-func start(ctx context.Context, opt Options) (*Proxy, error) {
+func start(ctx context.Context, opt Options) (_ *Proxy, err error) {
 	if _, ok := opt.Env[proxy.EnvPort]; !ok {
 		port, err := freePort()
 		if err != nil {
@@ -210,6 +210,12 @@ func start(ctx context.Context, opt Options) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the proxy: %w", err)
 	}
+	started := false
+	defer func() {
+		if !started {
+			os.RemoveAll(prefix)
+		}
+	}()
 	// nginx's workers run as an unprivileged user when the tests run as root;
 	// they must be able to reach the prefix.
 	if err := os.Chmod(prefix, 0o755); err != nil {
@@ -252,9 +258,9 @@ func start(ctx context.Context, opt Options) (*Proxy, error) {
 	}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(prefix)
 		return nil, fmt.Errorf("starting the proxy: %w", err)
 	}
+	started = true // from here on, Stop removes the prefix
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
