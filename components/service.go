@@ -11,9 +11,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// ProxyPort is the port the proxy container listens on (Cloud Run's PORT).
-const ProxyPort = 8080
-
 // InvokerRole lets a principal call the service.
 const InvokerRole = "roles/run.invoker"
 
@@ -121,7 +118,7 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 				Name:  pulumi.String("proxy"),
 				Image: args.Image,
 				Ports: cloudrunv2.ServiceTemplateContainerPortArray{
-					&cloudrunv2.ServiceTemplateContainerPortArgs{Name: pulumi.String("http1"), ContainerPort: pulumi.Int(ProxyPort)},
+					&cloudrunv2.ServiceTemplateContainerPortArgs{Name: pulumi.String(proxy.ContainerPortName), ContainerPort: pulumi.Int(proxy.ContainerPort)},
 				},
 				Envs: envs,
 				Resources: &cloudrunv2.ServiceTemplateContainerResourcesArgs{
@@ -133,7 +130,7 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 				},
 				// nginx answers this itself, so a deploy never waits for the VM.
 				StartupProbe: &cloudrunv2.ServiceTemplateContainerStartupProbeArgs{
-					HttpGet:          &cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs{Path: pulumi.String(proxy.HealthPath), Port: pulumi.Int(ProxyPort)},
+					HttpGet:          &cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs{Path: pulumi.String(proxy.HealthPath), Port: pulumi.Int(proxy.ContainerPort)},
 					PeriodSeconds:    pulumi.Int(2),
 					TimeoutSeconds:   pulumi.Int(1),
 					FailureThreshold: pulumi.Int(30),

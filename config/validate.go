@@ -9,15 +9,19 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	_ "time/tzdata" // schedule time zones validate without the OS's zoneinfo
+	_ "time/tzdata"
+
+	"github.com/dify-gcp/dify-gcp/proxy" // schedule time zones validate without the OS's zoneinfo
 )
 
 // Limits the rules enforce, named so the docs and errors quote the same numbers.
 const (
-	// MaxRequestTimeoutSeconds is Cloud Run's maximum request timeout.
-	MaxRequestTimeoutSeconds = 3600
-	// CloudRunMaxBodyMiB is Cloud Run's cap on an HTTP/1 request body.
-	CloudRunMaxBodyMiB = 32
+	// MaxRequestTimeoutSeconds is Cloud Run's maximum request timeout, which
+	// the proxy image enforces too.
+	MaxRequestTimeoutSeconds = proxy.MaxTimeoutSeconds
+	// CloudRunMaxBodyMiB is Cloud Run's cap on an HTTP/1 request body, the
+	// largest body limit the proxy image accepts.
+	CloudRunMaxBodyMiB = proxy.MaxBodyLimitMiB
 	// MaxAbsenceWindow is Cloud Monitoring's longest metric-absence window,
 	// which bounds how late the missed-backup alert may fire.
 	MaxAbsenceWindow = 23*time.Hour + 30*time.Minute
