@@ -5,19 +5,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dify-gcp/dify-gcp/hostscript"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/logging"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/monitoring"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-)
-
-// BackupLogName is the Cloud Logging log every backup run writes one entry to;
-// BackupSuccessEvent is the jsonPayload.event of a complete, verified run. The
-// host script and these alerts share the names through this package.
-const (
-	BackupLogName      = "dify-backup"
-	BackupSuccessEvent = "backup-complete"
-	BackupFailureEvent = "backup-failed"
 )
 
 // HealthPath is Dify's own health endpoint, answered through its nginx.
@@ -111,7 +103,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		Name:        pulumi.String(name + "-backup-success"),
 		Description: pulumi.String("Complete, verified Dify backups written to the bucket"),
 		Filter: pulumi.String(fmt.Sprintf(`logName="projects/%s/logs/%s" AND jsonPayload.event="%s" AND jsonPayload.stack="%s"`,
-			args.Project, BackupLogName, BackupSuccessEvent, args.Stack)),
+			args.Project, hostscript.BackupLogName, hostscript.BackupSuccessEvent, args.Stack)),
 		MetricDescriptor: &logging.MetricMetricDescriptorArgs{MetricKind: pulumi.String("DELTA"), ValueType: pulumi.String("INT64")},
 	}, child...)
 	if err != nil {
@@ -157,7 +149,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 				DisplayName: pulumi.String("backup run failed"),
 				ConditionMatchedLog: &monitoring.AlertPolicyConditionConditionMatchedLogArgs{
 					Filter: pulumi.String(fmt.Sprintf(`logName="projects/%s/logs/%s" AND jsonPayload.event="%s" AND jsonPayload.stack="%s" AND severity>=ERROR`,
-						args.Project, BackupLogName, BackupFailureEvent, args.Stack)),
+						args.Project, hostscript.BackupLogName, hostscript.BackupFailureEvent, args.Stack)),
 				},
 			}, true},
 		{"vm-down", "Dify " + name + ": the VM is not running",

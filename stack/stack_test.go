@@ -9,6 +9,7 @@ import (
 	"github.com/dify-gcp/dify-gcp/components"
 	"github.com/dify-gcp/dify-gcp/config"
 	"github.com/dify-gcp/dify-gcp/graph"
+	"github.com/dify-gcp/dify-gcp/hostscript"
 	"github.com/dify-gcp/dify-gcp/outputs"
 	"github.com/dify-gcp/dify-gcp/proxy"
 	"github.com/dify-gcp/dify-gcp/stack"
@@ -453,7 +454,7 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			t.Errorf("uptime check does not probe /console/api/ping on the service")
 		}
 		metric := must(t, g, "gcp:logging/metric:Metric", n+"-monitoring-backup-success")
-		for _, want := range []string{`logs/` + components.BackupLogName + `"`, `"` + components.BackupSuccessEvent + `"`, `jsonPayload.stack="` + cfg.Stack + `"`} {
+		for _, want := range []string{`logs/` + hostscript.BackupLogName + `"`, `"` + hostscript.BackupSuccessEvent + `"`, `jsonPayload.stack="` + cfg.Stack + `"`} {
 			if !strings.Contains(metric.String("filter"), want) {
 				t.Errorf("backup metric filter %q lacks %s", metric.String("filter"), want)
 			}
