@@ -311,11 +311,17 @@ func idTokenSource(audience string) func(context.Context) (string, error) {
 func waitForPong(ctx context.Context, logf func(string, ...any), url string, token func(context.Context) (string, error), interval time.Duration) error {
 	client := &http.Client{Timeout: 30 * time.Second}
 	var last string
+	var lastErr error
 	for {
 		status, err := ping(ctx, client, url, token)
 		if err == nil {
 			logf("%s answered pong", url)
 			return nil
+		}
+		// An attempt cut short by the deadline says nothing about the service:
+		// report the last real answer, as that is what the operator must fix.
+		if ctx.Err() == nil || lastErr == nil {
+			lastErr = err
 		}
 		if status != last {
 			logf("%s: %v (retrying)", url, err)
@@ -323,7 +329,7 @@ func waitForPong(ctx context.Context, logf func(string, ...any), url string, tok
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("last answer: %w", err)
+			return fmt.Errorf("last answer: %w", lastErr)
 		case <-time.After(interval):
 		}
 	}
