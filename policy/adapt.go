@@ -7,20 +7,10 @@ import (
 )
 
 // FromGraph turns a graph recorded under mocks (package graph) into the model:
-// each resource's inputs, its protect option and property dependencies.
-//
-// In a preview the SDK's mocks drop unknown inputs rather than record them, so
-// a missing value there cannot be told from an unknown one. A graph with an
-// unknown output was recorded as a preview: its resources are marked Partial,
-// and Resource.Get then answers Unknown for a value missing under a property
-// computed from another resource, never "absent".
+// each resource's inputs, its protect option and property dependencies. In a
+// preview graph, values computed from other resources are recorded as unknown
+// and become Unknown here.
 func FromGraph(g *graph.Graph) Stack {
-	preview := false
-	for _, o := range g.Outputs {
-		if !o.Known {
-			preview = true
-		}
-	}
 	s := Stack{Resources: make([]Resource, 0, len(g.Resources))}
 	for _, r := range g.Resources {
 		s.Resources = append(s.Resources, Resource{
@@ -28,7 +18,6 @@ func FromGraph(g *graph.Graph) Stack {
 			Props:        plainMap(resource.FromResourcePropertyMap(r.Inputs)),
 			Protect:      r.Protect,
 			PropertyDeps: copyDeps(r.PropertyDeps),
-			Partial:      preview,
 		})
 	}
 	return s

@@ -43,24 +43,12 @@ type Resource struct {
 	// PropertyDeps maps a top-level property to the URNs its value was computed
 	// from.
 	PropertyDeps map[string][]string
-	// Partial is true when unknown values were dropped from Props instead of
-	// kept as Unknown (the SDK's mocks do that in a preview): a value missing
-	// under a property computed from another resource may then be unknown.
-	Partial bool
 }
 
 // Get returns the property at path (string keys into objects, int indexes into
-// lists) and whether it is set. An Unknown along the way is returned as is; so
-// is a value missing from a Partial resource under a property that depends on
-// another resource, since it may have been an unknown that was dropped.
+// lists) and whether it is set. An Unknown along the way is returned as is.
 func (r Resource) Get(path ...any) (any, bool) {
-	v, ok := lookup(map[string]any(r.Props), path...)
-	if !ok && r.Partial && len(path) > 0 {
-		if top, isKey := path[0].(string); isKey && len(r.PropertyDeps[top]) > 0 {
-			return Unknown{}, true
-		}
-	}
-	return v, ok
+	return lookup(map[string]any(r.Props), path...)
 }
 
 // dependsOn reports whether the property prop was computed from the resource urn.

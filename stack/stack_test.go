@@ -577,6 +577,14 @@ func TestPreviewLeavesCloudValuesUnknown(t *testing.T) {
 	if g.Outputs[outputs.Region].Value != "asia-northeast1" {
 		t.Errorf("region output %v", g.Outputs[outputs.Region].Value)
 	}
+	// Inputs computed from other resources are recorded as unknown, not dropped.
+	vm := must(t, g, tInstance, "dify-prod")
+	if v, ok := vm.Get("networkInterfaces[0].networkIp"); !ok || !v.IsComputed() {
+		t.Errorf("the VM's internal address in a preview is %v (set %v), want unknown", v, ok)
+	}
+	if v, _ := vm.Get("machineType"); v.StringValue() != "e2-standard-2" {
+		t.Errorf("a known input was lost in the preview: machineType %v", v)
+	}
 }
 
 func TestInvalidConfigRegistersNothing(t *testing.T) {
