@@ -34,6 +34,12 @@ type APIsArgs struct {
 // other workloads in the project may use them.
 type APIs struct {
 	pulumi.ResourceState
+
+	// Enabled are the service resources themselves. Depend on these, not on
+	// the component: the SDK expands a component in dependsOn to the children
+	// it knows when the dependent registers, and children join a component
+	// asynchronously, so some APIs could be missed.
+	Enabled []pulumi.Resource
 }
 
 // NewAPIs enables every service in args.
@@ -47,7 +53,7 @@ func NewAPIs(ctx *pulumi.Context, name string, args *APIsArgs, opts ...pulumi.Re
 		return nil, fmt.Errorf("apis: %w", err)
 	}
 	for _, svc := range args.Services {
-		_, err := projects.NewService(ctx, name+"-"+strings.TrimSuffix(svc, ".googleapis.com"), &projects.ServiceArgs{
+		enabled, err := projects.NewService(ctx, name+"-"+strings.TrimSuffix(svc, ".googleapis.com"), &projects.ServiceArgs{
 			Project:          pulumi.String(args.Project),
 			Service:          pulumi.String(svc),
 			DisableOnDestroy: pulumi.Bool(false),
@@ -55,6 +61,7 @@ func NewAPIs(ctx *pulumi.Context, name string, args *APIsArgs, opts ...pulumi.Re
 		if err != nil {
 			return nil, fmt.Errorf("apis: %s: %w", svc, err)
 		}
+		c.Enabled = append(c.Enabled, enabled)
 	}
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{}); err != nil {
 		return nil, fmt.Errorf("apis: %w", err)

@@ -37,7 +37,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	afterAPIs := pulumi.DependsOn([]pulumi.Resource{apis})
+	afterAPIs := pulumi.DependsOn(apis.Enabled)
 
 	network, err := components.NewNetwork(ctx, name, &components.NetworkArgs{
 		Region: cfg.Region, VMSubnetCIDR: cfg.VMSubnetCIDR, RunSubnetCIDR: cfg.RunSubnetCIDR, VMTag: name + "-vm",
