@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 
 	"github.com/dify-gcp/dify-gcp/hostscript"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/compute"
@@ -10,10 +11,6 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
-
-// DataDeviceName is the data disk's device name; the VM finds it at
-// /dev/disk/by-id/google-dify-data, whatever order the disks attach in.
-const DataDeviceName = "dify-data"
 
 // HostArgs describes the VM and everything it alone uses.
 type HostArgs struct {
@@ -191,7 +188,7 @@ func NewHost(ctx *pulumi.Context, name string, args *HostArgs, opts ...pulumi.Re
 	}
 
 	values := args.Script
-	values.DataDiskDevice = DataDeviceName
+	values.DataDiskDevice = topology.DataDeviceName
 	script := pulumi.All(args.PublicURL, secretIDs["app-secrets"], secretIDs["admin-password"]).ApplyT(
 		func(in []any) (string, error) {
 			v := values
@@ -247,7 +244,7 @@ func NewHost(ctx *pulumi.Context, name string, args *HostArgs, opts ...pulumi.Re
 			},
 		},
 		AttachedDisks: compute.InstanceAttachedDiskArray{&compute.InstanceAttachedDiskArgs{
-			Source: disk.SelfLink, DeviceName: pulumi.String(DataDeviceName), Mode: pulumi.String("READ_WRITE"),
+			Source: disk.SelfLink, DeviceName: pulumi.String(topology.DataDeviceName), Mode: pulumi.String("READ_WRITE"),
 		}},
 		NetworkInterfaces: compute.InstanceNetworkInterfaceArray{&compute.InstanceNetworkInterfaceArgs{
 			Subnetwork:    args.Subnet,

@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"strings"
 	"time"
 
@@ -11,9 +12,6 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/monitoring"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
-
-// HealthPath is Dify's own health endpoint, answered through its nginx.
-const HealthPath = "/console/api/ping"
 
 // MonitoringArgs describes what to watch and whom to tell.
 type MonitoringArgs struct {
@@ -68,7 +66,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		return strings.TrimSuffix(strings.TrimPrefix(u.(string), "https://"), "/")
 	}).(pulumi.StringOutput)
 	httpCheck := &monitoring.UptimeCheckConfigHttpCheckArgs{
-		Path: pulumi.String(HealthPath), Port: pulumi.Int(443), UseSsl: pulumi.Bool(true), ValidateSsl: pulumi.Bool(true),
+		Path: pulumi.String(topology.DifyHealthPath), Port: pulumi.Int(443), UseSsl: pulumi.Bool(true), ValidateSsl: pulumi.Bool(true),
 	}
 	checkOpts := child
 	if args.Private {
@@ -83,7 +81,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		checkOpts = with(child, pulumi.DependsOn([]pulumi.Resource{grant}))
 	}
 	check, err := monitoring.NewUptimeCheckConfig(ctx, name+"-uptime", &monitoring.UptimeCheckConfigArgs{
-		DisplayName: pulumi.String("Dify " + name + " " + HealthPath),
+		DisplayName: pulumi.String("Dify " + name + " " + topology.DifyHealthPath),
 		Timeout:     pulumi.String("10s"),
 		Period:      pulumi.String(seconds(args.UptimeCheckPeriod)),
 		HttpCheck:   httpCheck,
@@ -116,7 +114,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		rateLimited        bool
 	}{
 		{"uptime", "Dify " + name + " is not answering",
-			"The uptime check of " + HealthPath + " through the proxy failed from several regions. See docs/operations.md, \"Dify is not answering\".",
+			"The uptime check of " + topology.DifyHealthPath + " through the proxy failed from several regions. See docs/operations.md, \"Dify is not answering\".",
 			&monitoring.AlertPolicyConditionArgs{
 				DisplayName: pulumi.String("uptime check failing"),
 				ConditionThreshold: &monitoring.AlertPolicyConditionConditionThresholdArgs{

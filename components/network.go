@@ -2,21 +2,10 @@ package components
 
 import (
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/compute"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-)
-
-// IAPRange is where Identity-Aware Proxy TCP forwarding connects from: the only
-// source allowed to reach the VM's SSH port (CIS 3.10).
-const IAPRange = "35.235.240.0/20"
-
-// Ports on the VM. DifyPort is Dify's own nginx; PluginDebugPort is the plugin
-// daemon's remote debugging port, which must never be reachable from outside.
-const (
-	DifyPort        = 80
-	SSHPort         = 22
-	PluginDebugPort = 5003
 )
 
 // NetworkArgs describes the VPC.
@@ -90,9 +79,9 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		deny                bool
 		port                int
 	}{
-		{"allow-proxy", "Dify's nginx, only from the Cloud Run egress subnet (its addresses are ephemeral, so the whole range)", 1000, []string{args.RunSubnetCIDR}, false, DifyPort},
-		{"allow-iap-ssh", "SSH only through Identity-Aware Proxy", 1000, []string{IAPRange}, false, SSHPort},
-		{"deny-plugin-debug", "The plugin daemon's debugging port is never reachable, even if a broader rule is added later", 100, []string{"0.0.0.0/0"}, true, PluginDebugPort},
+		{"allow-proxy", "Dify's nginx, only from the Cloud Run egress subnet (its addresses are ephemeral, so the whole range)", 1000, []string{args.RunSubnetCIDR}, false, topology.DifyPort},
+		{"allow-iap-ssh", "SSH only through Identity-Aware Proxy", 1000, []string{topology.IAPRange}, false, topology.SSHPort},
+		{"deny-plugin-debug", "The plugin daemon's debugging port is never reachable, even if a broader rule is added later", 100, []string{"0.0.0.0/0"}, true, topology.PluginDebugPort},
 	}
 	for _, r := range rules {
 		fw := &compute.FirewallArgs{

@@ -2,6 +2,7 @@ package components
 
 import (
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"regexp"
 	"sort"
 
@@ -16,9 +17,6 @@ const InvokerRole = "roles/run.invoker"
 
 // AllUsers is the IAM member for "anyone on the internet".
 const AllUsers = "allUsers"
-
-// AccessLabel is the service label that records the stack's access mode.
-const AccessLabel = "dify-access"
 
 // ServiceArgs describes the Cloud Run proxy service.
 type ServiceArgs struct {
@@ -37,7 +35,7 @@ type ServiceArgs struct {
 	Subnet  pulumi.StringInput // Direct VPC egress subnet self link
 
 	// Access is "public" or "private"; it is recorded as the service's
-	// AccessLabel so reviews and policies can check the invokers against it.
+	// topology.AccessLabel so reviews and policies can check the invokers against it.
 	Access string
 	// Invokers are the IAM members given roles/run.invoker: exactly
 	// ["allUsers"] for a public service, the configured principals otherwise.
@@ -85,12 +83,12 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 	for _, k := range keys {
 		value := pulumi.String(env[k]).ToStringOutput()
 		if k == proxy.EnvBackend {
-			value = pulumi.Sprintf("%s:%d", args.Backend, DifyPort)
+			value = pulumi.Sprintf("%s:%d", args.Backend, topology.DifyPort)
 		}
 		envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String(k), Value: value})
 	}
 
-	labels := pulumi.StringMap{AccessLabel: pulumi.String(args.Access)}
+	labels := pulumi.StringMap{topology.AccessLabel: pulumi.String(args.Access)}
 	for k, v := range args.Labels {
 		labels[k] = v
 	}

@@ -11,6 +11,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -73,7 +74,11 @@ func Render(v Values) (string, error) {
 	}
 	t, err := template.New("startup.sh.tmpl").
 		Option("missingkey=error").
-		Funcs(template.FuncMap{"shq": shellQuote, "inline": inlineFile, "file": embeddedFile}).
+		Funcs(template.FuncMap{
+			"shq": shellQuote, "inline": inlineFile, "file": embeddedFile,
+			// The facts the firewall, the proxy and the alerts agree on.
+			"difyPort": func() int { return topology.DifyPort }, "healthPath": func() string { return topology.DifyHealthPath },
+		}).
 		ParseFS(assets, "templates/startup.sh.tmpl")
 	if err != nil {
 		return "", fmt.Errorf("hostscript: parse template: %w", err)

@@ -1,6 +1,8 @@
 package hostscript
 
 import (
+	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,7 +140,8 @@ func TestRenderedScriptEmbedsTheTestedFiles(t *testing.T) {
 	}
 	config, _ := os.ReadFile(filepath.Join(root, "etc/backup.env"))
 	for _, want := range []string{"BACKUP_DEST=gs://acme-dify-prod-dify-prod-backups/prod\n", "DIFY_DIR=/mnt/disks/dify-data/current/docker\n",
-		"DIFY_VOLUMES=/mnt/disks/dify-data/volumes\n", "DIFY_STACK=prod\n"} {
+		"DIFY_VOLUMES=/mnt/disks/dify-data/volumes\n", "DIFY_STACK=prod\n",
+		fmt.Sprintf("DIFY_HEALTH_URL=http://127.0.0.1:%d%s\n", topology.DifyPort, topology.DifyHealthPath)} {
 		if !strings.Contains(string(config), want) {
 			t.Errorf("backup.env lacks %q:\n%s", want, config)
 		}
@@ -157,7 +160,7 @@ func TestRenderedScriptEmbedsTheTestedFiles(t *testing.T) {
 		"  sandbox:\n    image: langgenius/dify-sandbox:0.2.12\n",
 		"  plugin_daemon:\n    image: langgenius/dify-plugin-daemon:0.2.0-local\n    ports: !override\n" +
 			`      - "127.0.0.1:${EXPOSE_PLUGIN_DEBUGGING_PORT:-5003}:${PLUGIN_DEBUGGING_PORT:-5003}"` + "\n",
-		"  nginx:\n    ports: !override\n" + `      - "${EXPOSE_NGINX_PORT:-80}:${NGINX_PORT:-80}"` + "\n",
+		"  nginx:\n    ports: !override\n" + fmt.Sprintf(`      - "%d:${NGINX_PORT:-80}"`, topology.DifyPort) + "\n",
 	} {
 		if !strings.Contains(string(ov), want) {
 			t.Errorf("override lacks %q:\n%s", want, ov)

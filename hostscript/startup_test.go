@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -173,13 +174,14 @@ STACK=dev PROJECT=acme-dify-dev DIFY_VERSION=1.8.1
 PLUGIN_DAEMON_IMAGE=langgenius/dify-plugin-daemon:0.2.0-local SANDBOX_IMAGE=langgenius/dify-sandbox:0.2.12
 PUBLIC_URL=https://dify.example.com UPLOAD_LIMIT_MIB=15 BODY_LIMIT_MIB=16
 APP_SECRETS_SECRET=dify-dev-app-secrets ADMIN_PASSWORD_SECRET=dify-dev-admin-password
+DIFY_PORT=%[3]d HEALTH_PATH=%[4]s
 source %[1]s/startup/common.sh
 source %[1]s/startup/secrets.sh
 source %[1]s/startup/dify.sh
 trap 'on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
 trap 'on_exit' EXIT
 %[2]s
-`, dir, body)
+`, dir, body, topology.DifyPort, topology.DifyHealthPath)
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -126,7 +127,7 @@ func TestEndToEndSettingsRefuseMistakes(t *testing.T) {
 func TestWaitForPong(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != pingPath || r.Header.Get("Authorization") != "Bearer tok" {
+		if r.URL.Path != topology.DifyHealthPath || r.Header.Get("Authorization") != "Bearer tok" {
 			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
@@ -142,7 +143,7 @@ func TestWaitForPong(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := waitForPong(ctx, t.Logf, srv.URL+pingPath, token, 10*time.Millisecond); err != nil {
+	if err := waitForPong(ctx, t.Logf, srv.URL+topology.DifyHealthPath, token, 10*time.Millisecond); err != nil {
 		t.Fatalf("waitForPong: %v", err)
 	}
 	if calls.Load() != 3 {
@@ -153,7 +154,7 @@ func TestWaitForPong(t *testing.T) {
 	short, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel2()
 	bad := func(context.Context) (string, error) { return "other", nil }
-	err := waitForPong(short, t.Logf, srv.URL+pingPath, bad, 10*time.Millisecond)
+	err := waitForPong(short, t.Logf, srv.URL+topology.DifyHealthPath, bad, 10*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "403") {
 		t.Errorf("waitForPong with a wrong token: %v, want the 403 as last answer", err)
 	}
@@ -170,7 +171,7 @@ func TestPingWantsPong(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte(body))
 		}))
-		_, err := ping(context.Background(), srv.Client(), srv.URL+pingPath,
+		_, err := ping(context.Background(), srv.Client(), srv.URL+topology.DifyHealthPath,
 			func(context.Context) (string, error) { return "tok", nil })
 		srv.Close()
 		if (err == nil) != ok {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"io"
 	"net/http"
 	"os"
@@ -45,8 +46,6 @@ const (
 	// itStackPrefix marks the test's stacks, so it can never select, reconfigure
 	// and destroy dev or prod.
 	itStackPrefix = "it-"
-	// pingPath is Dify's liveness endpoint; it answers {"result":"pong"}.
-	pingPath = "/console/api/ping"
 	// minTestTime is what a run needs before cleanup can be trusted: up, the
 	// wait for Dify, and destroy. `go test` kills a test at its -timeout
 	// without running cleanups, which would leave the stack's resources behind.
@@ -223,7 +222,7 @@ func TestDeployDifyEndToEnd(t *testing.T) {
 
 	pingCtx, cancel := context.WithTimeout(ctx, s.PingWait)
 	defer cancel()
-	if err := waitForPong(pingCtx, t.Logf, strings.TrimRight(serviceURL, "/")+pingPath, idTokenSource(serviceURL), 15*time.Second); err != nil {
+	if err := waitForPong(pingCtx, t.Logf, strings.TrimRight(serviceURL, "/")+topology.DifyHealthPath, idTokenSource(serviceURL), 15*time.Second); err != nil {
 		t.Fatalf("Dify did not answer through the proxy within %s: %v", s.PingWait, err)
 	}
 }

@@ -3,6 +3,7 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"io"
 	"sort"
 	"strings"
@@ -130,7 +131,7 @@ func tableSettings() map[string][]string {
 		"storage/bucketIAMMember":              iam,
 		"artifactregistry/repository":          {"repositoryId", "cleanupPolicies"},
 		"docker/image":                         {"imageName", "build.platform"},
-		"cloudrunv2/service":                   {"ingress", "labels.dify-access", "template.containers[0].image", "template.containers[0].envs", "template.timeout", "template.scaling", "template.vpcAccess.egress"},
+		"cloudrunv2/service":                   {"ingress", "labels." + topology.AccessLabel, "template.containers[0].image", "template.containers[0].envs", "template.timeout", "template.scaling", "template.vpcAccess.egress"},
 		"cloudrunv2/serviceIamMember":          iam,
 		"monitoring/uptimeCheckConfig":         {"httpCheck.path", "period"},
 		"monitoring/alertPolicy":               {"displayName", "notificationChannels"},

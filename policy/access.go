@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/proxy"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"strconv"
 	"strings"
 	"time"
@@ -10,7 +12,7 @@ import (
 // invokerRole lets a principal call a Cloud Run service.
 const invokerRole = "roles/run.invoker"
 
-// Access modes, the values of the AccessLabel label.
+// Access modes, the values of the topology.AccessLabel label.
 const (
 	accessPublic  = "public"
 	accessPrivate = "private"
@@ -114,13 +116,13 @@ func fromAccount(s Stack, g Resource) bool {
 func checkInvokers(s Stack) []finding {
 	var out []finding
 	for _, svc := range s.ByType(typeRunService) {
-		label, ok := svc.Get("labels", AccessLabel)
+		label, ok := svc.Get("labels", topology.AccessLabel)
 		if isUnknown(label) {
 			continue
 		}
 		mode, _ := asString(label)
 		if !ok || (mode != accessPublic && mode != accessPrivate) {
-			out = append(out, finding{svc.URN, fmt.Sprintf("Cloud Run service %s has %s=%q: access must be declared public or private", svc.Name, AccessLabel, mode)})
+			out = append(out, finding{svc.URN, fmt.Sprintf("Cloud Run service %s has %s=%q: access must be declared public or private", svc.Name, topology.AccessLabel, mode)})
 			continue
 		}
 		var known []string
@@ -149,7 +151,7 @@ func checkInvokers(s Stack) []finding {
 func judgeInvokers(svc Resource, mode string, known []string, unknown int) []finding {
 	var out []finding
 	bad := func(format string, a ...any) {
-		out = append(out, finding{svc.URN, fmt.Sprintf("Cloud Run service %s (%s=%s) ", svc.Name, AccessLabel, mode) + fmt.Sprintf(format, a...)})
+		out = append(out, finding{svc.URN, fmt.Sprintf("Cloud Run service %s (%s=%s) ", svc.Name, topology.AccessLabel, mode) + fmt.Sprintf(format, a...)})
 	}
 	switch mode {
 	case accessPublic:
@@ -183,14 +185,14 @@ func judgeInvokers(svc Resource, mode string, known []string, unknown int) []fin
 // isProxy reports whether a Cloud Run service is Dify's proxy: it declares
 // an access mode or carries the proxy's timeout variable.
 func isProxy(svc Resource) bool {
-	if _, ok := svc.Get("labels", AccessLabel); ok {
+	if _, ok := svc.Get("labels", topology.AccessLabel); ok {
 		return true
 	}
 	cs, _ := svc.Get("template", "containers")
 	for i := range asList(cs) {
 		envs, _ := svc.Get("template", "containers", i, "envs")
 		for j := range asList(envs) {
-			if n, _ := svc.Get("template", "containers", i, "envs", j, "name"); n == EnvProxyTimeoutSeconds {
+			if n, _ := svc.Get("template", "containers", i, "envs", j, "name"); n == proxy.EnvTimeoutSeconds {
 				return true
 			}
 		}
@@ -222,7 +224,7 @@ func checkProxyTimeout(s Stack) []finding {
 		for i := range asList(cs) {
 			envs, _ := svc.Get("template", "containers", i, "envs")
 			for j := range asList(envs) {
-				if n, _ := svc.Get("template", "containers", i, "envs", j, "name"); n != EnvProxyTimeoutSeconds {
+				if n, _ := svc.Get("template", "containers", i, "envs", j, "name"); n != proxy.EnvTimeoutSeconds {
 					continue
 				}
 				found = true
@@ -233,12 +235,12 @@ func checkProxyTimeout(s Stack) []finding {
 				str, _ := asString(v)
 				secs, err := strconv.Atoi(str)
 				if err != nil || time.Duration(secs)*time.Second != runTimeout {
-					out = append(out, finding{svc.URN, fmt.Sprintf("Cloud Run service %s cuts requests after %s but its proxy's %s is %q", svc.Name, runTimeout, EnvProxyTimeoutSeconds, str)})
+					out = append(out, finding{svc.URN, fmt.Sprintf("Cloud Run service %s cuts requests after %s but its proxy's %s is %q", svc.Name, runTimeout, proxy.EnvTimeoutSeconds, str)})
 				}
 			}
 		}
 		if !found {
-			out = append(out, finding{svc.URN, fmt.Sprintf("Cloud Run service %s sets no %s: the proxy's own default would disagree with Cloud Run's %s", svc.Name, EnvProxyTimeoutSeconds, runTimeout)})
+			out = append(out, finding{svc.URN, fmt.Sprintf("Cloud Run service %s sets no %s: the proxy's own default would disagree with Cloud Run's %s", svc.Name, proxy.EnvTimeoutSeconds, runTimeout)})
 		}
 	}
 	return out

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"strings"
 )
 
@@ -53,7 +54,7 @@ func checkDiskProtected(s Stack) []finding {
 		ads, _ := vm.Get("attachedDisks")
 		for i := range asList(ads) {
 			dev, _ := vm.Get("attachedDisks", i, "deviceName")
-			if name, _ := asString(dev); name != DataDeviceName {
+			if name, _ := asString(dev); name != topology.DataDeviceName {
 				continue
 			}
 			found := false
@@ -63,7 +64,7 @@ func checkDiskProtected(s Stack) []finding {
 			}
 			if !found {
 				src, _ := vm.Get("attachedDisks", i, "source")
-				out = append(out, finding{vm.URN, fmt.Sprintf("instance %s mounts %v as %s, which is not a disk of this stack: nothing protects or snapshots it", vm.Name, src, DataDeviceName)})
+				out = append(out, finding{vm.URN, fmt.Sprintf("instance %s mounts %v as %s, which is not a disk of this stack: nothing protects or snapshots it", vm.Name, src, topology.DataDeviceName)})
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"github.com/dify-gcp/dify-gcp/topology"
 	"testing"
 
 	"github.com/dify-gcp/dify-gcp/policy"
@@ -108,13 +109,13 @@ func TestEdges(t *testing.T) {
 		}(), 0},
 		{"invokers granted by a binding", "run-invokers-match-access", func() policy.Stack {
 			s := policy.Stack{}
-			add(&s, tRun, "svc", map[string]any{"name": "svc", "labels": map[string]any{policy.AccessLabel: "public"}}, nil)
+			add(&s, tRun, "svc", map[string]any{"name": "svc", "labels": map[string]any{topology.AccessLabel: "public"}}, nil)
 			add(&s, "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding", "b", map[string]any{"name": "projects/p/locations/l/services/svc", "role": "roles/run.invoker", "members": []any{"allUsers"}}, nil)
 			return s
 		}(), 0},
 		{"another role does not make an invoker", "run-invokers-match-access", func() policy.Stack {
 			s := policy.Stack{}
-			add(&s, tRun, "svc", map[string]any{"name": "svc", "labels": map[string]any{policy.AccessLabel: "private"}}, nil)
+			add(&s, tRun, "svc", map[string]any{"name": "svc", "labels": map[string]any{topology.AccessLabel: "private"}}, nil)
 			add(&s, tRunIAM, "m", map[string]any{"name": "svc", "role": "roles/run.viewer", "member": "user:ana@example.com"}, nil)
 			return s
 		}(), 1},

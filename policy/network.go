@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -85,7 +86,7 @@ func checkOpenIngress(s Stack) []finding {
 }
 
 func checkSSHOnlyFromIAP(s Stack) []finding {
-	iap := netip.MustParsePrefix(IAPRange)
+	iap := netip.MustParsePrefix(topology.IAPRange)
 	var out []finding
 	for _, a := range ingressAllows(s) {
 		if a.unknown || !allowsTCPPort(a.allows, sshPort) {
@@ -108,7 +109,7 @@ func checkSSHOnlyFromIAP(s Stack) []finding {
 		}
 		bad = append(bad, a.others...)
 		if len(bad) > 0 {
-			out = append(out, finding{a.r.URN, fmt.Sprintf("firewall %s allows SSH (tcp %d) from %s, outside IAP's %s", a.r.Name, sshPort, strings.Join(bad, ", "), IAPRange)})
+			out = append(out, finding{a.r.URN, fmt.Sprintf("firewall %s allows SSH (tcp %d) from %s, outside IAP's %s", a.r.Name, sshPort, strings.Join(bad, ", "), topology.IAPRange)})
 		}
 	}
 	return out

@@ -1,5 +1,10 @@
 package policy
 
+import (
+	"github.com/dify-gcp/dify-gcp/proxy"
+	"github.com/dify-gcp/dify-gcp/topology"
+)
+
 // Type tokens the policies read, as pulumi-gcp v7 names them.
 const (
 	typeInstance          = "gcp:compute/instance:Instance"
@@ -18,20 +23,6 @@ const (
 	typeAccountKey        = "gcp:serviceaccount/key:Key"
 	typeProjectIAMMember  = "gcp:projects/iAMMember:IAMMember"
 	typeProjectIAMBinding = "gcp:projects/iAMBinding:IAMBinding"
-)
-
-// Names the program and the policies must agree on. The policies cannot import
-// the components (that would pull pulumi-gcp into the policy pack); the tests
-// hold each one equal to the program's constant.
-const (
-	// IAPRange is where Identity-Aware Proxy TCP forwarding connects from.
-	IAPRange = "35.235.240.0/20"
-	// DataDeviceName is the device name of the disk holding Dify's state.
-	DataDeviceName = "dify-data"
-	// AccessLabel is the Cloud Run service label recording public or private.
-	AccessLabel = "dify-access"
-	// EnvProxyTimeoutSeconds is the proxy container's timeout variable.
-	EnvProxyTimeoutSeconds = "PROXY_TIMEOUT_SECONDS"
 )
 
 // Policies returns every policy, in the order reports list them.
@@ -99,13 +90,13 @@ func Policies() []Policy {
 		{
 			ID: "firewall-no-open-ingress", Title: "No firewall rule allows ingress from anywhere",
 			Severity: Critical, Reference: "CIS GCP 3.6, 3.7", Local: true,
-			Fix:   "narrow the rule's sourceRanges to the addresses that need it (the Cloud Run egress subnet, IAP's " + IAPRange + "); a deny rule from 0.0.0.0/0 is fine (components/network.go)",
+			Fix:   "narrow the rule's sourceRanges to the addresses that need it (the Cloud Run egress subnet, IAP's " + topology.IAPRange + "); a deny rule from 0.0.0.0/0 is fine (components/network.go)",
 			check: checkOpenIngress,
 		},
 		{
 			ID: "firewall-ssh-only-from-iap", Title: "SSH is allowed only from Identity-Aware Proxy",
 			Severity: High, Reference: "CIS GCP 3.10", Local: true,
-			Fix:   "allow tcp 22 only with sourceRanges [" + IAPRange + "] and no source tags or service accounts; connect with `gcloud compute ssh --tunnel-through-iap` (components/network.go)",
+			Fix:   "allow tcp 22 only with sourceRanges [" + topology.IAPRange + "] and no source tags or service accounts; connect with `gcloud compute ssh --tunnel-through-iap` (components/network.go)",
 			check: checkSSHOnlyFromIAP,
 		},
 		{
@@ -141,7 +132,7 @@ func Policies() []Policy {
 		{
 			ID: "data-disk-protected", Title: "The data disk is declared in the stack and protected from deletion",
 			Severity: Critical, Reference: "DESIGN.md: data that must survive (separate persistent disk, protected by the program)",
-			Fix:   "create the data disk as a compute.Disk of this stack with pulumi.Protect(true), and attach it with deviceName " + DataDeviceName + " (components/host.go)",
+			Fix:   "create the data disk as a compute.Disk of this stack with pulumi.Protect(true), and attach it with deviceName " + topology.DataDeviceName + " (components/host.go)",
 			check: checkDiskProtected,
 		},
 		{
@@ -153,14 +144,14 @@ func Policies() []Policy {
 		{
 			ID: "run-invokers-match-access", Title: "Cloud Run invokers are exactly what the access mode says",
 			Severity: Critical, Reference: "DESIGN.md lesson: public or private must be explicit",
-			Fix:   `label the service ` + AccessLabel + `=public with exactly one roles/run.invoker member, allUsers, or ` + AccessLabel + `=private with the configured principals and never allUsers or allAuthenticatedUsers (config access and invokers; components/service.go)`,
+			Fix:   `label the service ` + topology.AccessLabel + `=public with exactly one roles/run.invoker member, allUsers, or ` + topology.AccessLabel + `=private with the configured principals and never allUsers or allAuthenticatedUsers (config access and invokers; components/service.go)`,
 			check: checkInvokers,
 		},
 		{
 			ID: "proxy-timeout-matches-run", Title: "The proxy's timeout equals Cloud Run's request timeout",
 			Severity: Medium, Reference: "DESIGN.md lesson: proxy timeouts and Cloud Run's timeout must agree",
 			Local: true,
-			Fix:   "feed one value (config requestTimeoutSeconds) to both template.timeout and the container's " + EnvProxyTimeoutSeconds + " (components/service.go)",
+			Fix:   "feed one value (config requestTimeoutSeconds) to both template.timeout and the container's " + proxy.EnvTimeoutSeconds + " (components/service.go)",
 			check: checkProxyTimeout,
 		},
 		{

@@ -1,6 +1,8 @@
 package policy_test
 
 import (
+	"github.com/dify-gcp/dify-gcp/proxy"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"slices"
 	"strings"
 	"testing"
@@ -22,17 +24,17 @@ type badCase struct {
 func badCases() []badCase {
 	vm := func(t *testing.T, s *policy.Stack) *policy.Resource { return first(t, *s, tInstance, nil) }
 	iapRule := func(t *testing.T, s *policy.Stack) *policy.Resource {
-		return first(t, *s, tFirewall, withSource(policy.IAPRange))
+		return first(t, *s, tFirewall, withSource(topology.IAPRange))
 	}
 	proxyRule := func(t *testing.T, s *policy.Stack) *policy.Resource {
-		return first(t, *s, tFirewall, func(r policy.Resource) bool { return !denying(r) && !withSource(policy.IAPRange)(r) })
+		return first(t, *s, tFirewall, func(r policy.Resource) bool { return !denying(r) && !withSource(topology.IAPRange)(r) })
 	}
 	bucket := func(t *testing.T, s *policy.Stack) *policy.Resource { return first(t, *s, tBucket, nil) }
 	svc := func(t *testing.T, s *policy.Stack) *policy.Resource { return first(t, *s, tRun, nil) }
 	timeoutEnv := func(t *testing.T, r *policy.Resource) int {
 		envs, _ := r.Get("template", "containers", 0, "envs")
 		for j, e := range envs.([]any) {
-			if e.(map[string]any)["name"] == policy.EnvProxyTimeoutSeconds {
+			if e.(map[string]any)["name"] == proxy.EnvTimeoutSeconds {
 				return j
 			}
 		}
@@ -200,13 +202,13 @@ func badCases() []badCase {
 			remove(s, tRunIAM)
 		}, "to allUsers 0 times, want exactly once"},
 		{"run-invokers-match-access", "prod", "access not declared", func(t *testing.T, s *policy.Stack) {
-			del(t, svc(t, s), "labels", policy.AccessLabel)
+			del(t, svc(t, s), "labels", topology.AccessLabel)
 		}, `dify-access="": access must be declared`},
 		{"run-invokers-match-access", "prod", "access mode not public or private", func(t *testing.T, s *policy.Stack) {
-			set(t, svc(t, s), "everyone", "labels", policy.AccessLabel)
+			set(t, svc(t, s), "everyone", "labels", topology.AccessLabel)
 		}, `dify-access="everyone"`},
 		{"run-invokers-match-access", "dev", "labelled public, granted to a group", func(t *testing.T, s *policy.Stack) {
-			set(t, svc(t, s), "public", "labels", policy.AccessLabel)
+			set(t, svc(t, s), "public", "labels", topology.AccessLabel)
 		}, "besides allUsers"},
 
 		{"proxy-timeout-matches-run", "dev", "Cloud Run cuts earlier than the proxy", func(t *testing.T, s *policy.Stack) {

@@ -4,9 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dify-gcp/dify-gcp/components"
 	"github.com/dify-gcp/dify-gcp/policy"
-	"github.com/dify-gcp/dify-gcp/proxy"
 )
 
 // Every shipped stack passes every policy, as deployed and as previewed (where
@@ -53,21 +51,6 @@ func TestPreviewLeavesPolicyInputsUnknown(t *testing.T) {
 	// Known inputs stay known.
 	if v, _ := vm.Get("metadata", "enable-oslogin"); v != "TRUE" {
 		t.Errorf("enable-oslogin = %v in a preview", v)
-	}
-}
-
-// The policies cannot import the program's constants (that would pull
-// pulumi-gcp into the policy pack), so they repeat them; this holds them equal.
-func TestConstantsMatchTheProgram(t *testing.T) {
-	for _, c := range []struct{ policy, program string }{
-		{policy.IAPRange, components.IAPRange},
-		{policy.DataDeviceName, components.DataDeviceName},
-		{policy.AccessLabel, components.AccessLabel},
-		{policy.EnvProxyTimeoutSeconds, proxy.EnvTimeoutSeconds},
-	} {
-		if c.policy != c.program {
-			t.Errorf("policy uses %q, the program %q", c.policy, c.program)
-		}
 	}
 }
 

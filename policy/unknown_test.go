@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"github.com/dify-gcp/dify-gcp/topology"
 	"testing"
 
 	"github.com/dify-gcp/dify-gcp/policy"
@@ -92,7 +93,7 @@ func TestUnknownValuesDoNotFail(t *testing.T) {
 			set(t, first(t, *s, tRunIAM, func(r policy.Resource) bool { return r.Props["member"] == "user:ana@example.com" }), unknown, "member")
 		}},
 		{"access mode not public or private", func(t *testing.T, s *policy.Stack) {
-			set(t, first(t, *s, tRun, nil), unknown, "labels", policy.AccessLabel)
+			set(t, first(t, *s, tRun, nil), unknown, "labels", topology.AccessLabel)
 		}},
 		{"Cloud Run cuts earlier than the proxy", func(t *testing.T, s *policy.Stack) {
 			set(t, first(t, *s, tRun, nil), unknown, "template", "timeout")

@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"slices"
 	"strings"
 	"testing"
@@ -218,7 +219,7 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			"zone":                                        cfg.Zone,
 			"serviceAccount.email":                        email,
 			"bootDisk.initializeParams.image":             "debian-cloud/debian-12",
-			"attachedDisks[0].deviceName":                 components.DataDeviceName,
+			"attachedDisks[0].deviceName":                 topology.DataDeviceName,
 			"networkInterfaces[0].networkIp":              internalIP,
 			"networkInterfaces[0].accessConfigs[0].natIp": externalIP,
 			`metadata["enable-oslogin"]`:                  "TRUE",
@@ -419,7 +420,7 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		if cfg.Access == config.Public {
 			want = []string{"allUsers"}
 		}
-		if got := must(t, g, tRun, n).String(`labels["` + components.AccessLabel + `"]`); got != string(cfg.Access) {
+		if got := must(t, g, tRun, n).String(`labels["` + topology.AccessLabel + `"]`); got != string(cfg.Access) {
 			t.Errorf("access label %q, want %q", got, cfg.Access)
 		}
 		if !slices.Equal(members, want) {

@@ -15,6 +15,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -25,9 +26,6 @@ import (
 
 // difyProject is the Pulumi project name of dify-gcp (its Pulumi.yaml).
 const difyProject = "dify-gcp"
-
-// PingPath is Dify's liveness endpoint; it answers {"result":"pong"}.
-const PingPath = "/console/api/ping"
 
 // Names of this program's own outputs.
 const (
@@ -90,7 +88,7 @@ func healthCheckURL(serviceURL string) (string, error) {
 	if err != nil || u.Scheme != "https" || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
 		return "", fmt.Errorf("consumer: stack output %s = %q is not an https origin", outputs.ServiceURL, serviceURL)
 	}
-	return "https://" + u.Host + PingPath, nil
+	return "https://" + u.Host + topology.DifyHealthPath, nil
 }
 
 // egressCIDR turns the VM's external address into a single-address IPv4

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"strings"
 	"sync"
 	"testing"
@@ -145,7 +146,7 @@ func TestConsumerRefusesOddValues(t *testing.T) {
 		}
 	}
 	// A trailing slash is still the origin.
-	if got, err := healthCheckURL("https://dify.example.com/"); err != nil || got != "https://dify.example.com"+PingPath {
+	if got, err := healthCheckURL("https://dify.example.com/"); err != nil || got != "https://dify.example.com"+topology.DifyHealthPath {
 		t.Errorf("healthCheckURL with a trailing slash = %q, %v", got, err)
 	}
 }

@@ -1,4 +1,9 @@
 # shellcheck shell=bash
+# This file is inlined into the rendered startup script, after the values the
+# template sets (DIFY_PORT, HEALTH_PATH, ...) and before the parts that use the
+# paths below. Checked alone, those look unset or unused; the tests shellcheck
+# the whole rendered script, where they are neither.
+# shellcheck disable=SC2034,SC2154
 # common.sh: where things live on the VM, logging, the final status line.
 #
 # The paths can be moved through the environment only so that tests can run
@@ -18,7 +23,7 @@ STATUS_FILE=${DIFY_STATUS_FILE:-/var/lib/dify-gcp/startup-status}
 CONSOLE=${DIFY_CONSOLE:-/dev/console}
 METADATA_URL=${DIFY_METADATA_URL:-http://metadata.google.internal/computeMetadata/v1}
 SECRETMANAGER_URL=${DIFY_SECRETMANAGER_URL:-https://secretmanager.googleapis.com/v1}
-HEALTH_URL=${DIFY_HEALTH_URL:-http://127.0.0.1/console/api/ping}
+HEALTH_URL=${DIFY_HEALTH_URL:-http://127.0.0.1:$DIFY_PORT$HEALTH_PATH}
 BACKUP_LOCK=${DIFY_LOCK_FILE:-/run/lock/dify-backup.lock}
 
 STEP=start

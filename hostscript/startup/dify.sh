@@ -132,7 +132,7 @@ write_env() {
 
 # write_override DIR: pin every image to this deployment's versions (the 1.8.1
 # compose file left worker, worker_beat and web on 1.8.0), publish nothing but
-# nginx's port 80 (no 443) and the plugin debugging port on loopback only.
+# nginx on $DIFY_PORT (no 443) and the plugin debugging port on loopback only.
 # EXPOSE_PLUGIN_DEBUGGING_HOST would not do: it is what Dify tells plugin
 # developers, not a bind address. `!override` replaces the base file's list.
 write_override() {
@@ -157,7 +157,7 @@ services:
       - "127.0.0.1:\${EXPOSE_PLUGIN_DEBUGGING_PORT:-5003}:\${PLUGIN_DEBUGGING_PORT:-5003}"
   nginx:
     ports: !override
-      - "\${EXPOSE_NGINX_PORT:-80}:\${NGINX_PORT:-80}"
+      - "$DIFY_PORT:\${NGINX_PORT:-80}"
 YAML
 }
 
@@ -177,7 +177,7 @@ readonly SECRET_CONTAINER_KEYS="SECRET_KEY INIT_PASSWORD DB_PASSWORD POSTGRES_PA
 
 # check_compose DEFAULTS < `docker compose config --format json`: refuse a
 # configuration that runs an image other than the pinned ones, publishes a
-# port beyond nginx:80 and loopback, or hands a running service a published
+# port beyond nginx on $DIFY_PORT and loopback, or hands a running service a published
 # default secret (the compose file's own ${VAR:-default} fallbacks included).
 # Messages name services and settings, never values.
 check_compose() {
@@ -194,14 +194,14 @@ check_compose() {
 			die "cannot read the compose configuration"
 		[[ $got == "$want" ]] || die "refusing to start: $s runs $got, not $want"
 	done
-	bad=$(jq -r '.services | to_entries[] | .key as $s | (.value.ports // [])[]
+	bad=$(jq -r --arg port "$DIFY_PORT" '.services | to_entries[] | .key as $s | (.value.ports // [])[]
 		| select(.host_ip != "127.0.0.1")
-		| select(($s == "nginx" and (.target|tostring) == "80" and (.published|tostring) == "80" and (.host_ip // "") == "") | not)
+		| select(($s == "nginx" and (.target|tostring) == "80" and (.published|tostring) == $port and (.host_ip // "") == "") | not)
 		| "\($s) publishes \(.target) on \(.host_ip // "all interfaces"):\(.published)"' <<<"$json") ||
 		die "cannot read the compose configuration"
 	[[ -z $bad ]] || die "refusing to start: $(tr '\n' ';' <<<"$bad")"
 	[[ $(jq -r '.services.nginx.ports // [] | length' <<<"$json") == 1 ]] ||
-		die "refusing to start: nginx should publish exactly one port, 80"
+		die "refusing to start: nginx should publish exactly one port, $DIFY_PORT"
 	bad=$(jq -r --rawfile defaults "$defaults" --arg keys "$SECRET_CONTAINER_KEYS" '
 		($defaults | split("\n") | map(select(length > 0))) as $d
 		| ($keys | split(" ")) as $k
@@ -219,7 +219,7 @@ verify_compose() {
 	local dir=$1
 	published_defaults "$dir" >"$RUN_DIR/published-defaults"
 	compose_in "$dir" config --format json | check_compose "$RUN_DIR/published-defaults"
-	info "compose configuration checked: images pinned, only nginx:80 and loopback ports published, no default secret"
+	info "compose configuration checked: images pinned, only nginx on $DIFY_PORT and loopback ports published, no default secret"
 }
 
 # pg_service DIR: Dify 1.8 names the database service db, later versions
