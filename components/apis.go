@@ -68,3 +68,22 @@ func NewAPIs(ctx *pulumi.Context, name string, args *APIsArgs, opts ...pulumi.Re
 	}
 	return c, nil
 }
+
+// DeployerRoles are the project roles the identity running `pulumi up` needs
+// to create everything these components declare. docs/deploy.md and the CI
+// set-up in docs/ci.md list them; a test keeps both in step with this list.
+func DeployerRoles() []string {
+	return []string{
+		"roles/compute.admin",
+		"roles/run.admin",
+		"roles/artifactregistry.admin",
+		"roles/storage.admin",
+		"roles/secretmanager.admin",
+		"roles/iam.serviceAccountAdmin",
+		"roles/iam.serviceAccountUser",
+		"roles/resourcemanager.projectIamAdmin",
+		"roles/serviceusage.serviceUsageAdmin",
+		"roles/logging.configWriter",
+		"roles/monitoring.editor",
+	}
+}
