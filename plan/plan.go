@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -58,8 +59,9 @@ func Build(g *graph.Graph, cfg *config.Config) *Plan {
 	b := builder{g: g, symbols: symbolTable(g.Symbols)}
 	p := &Plan{Stack: g.Stack, Project: cfg.Project, Warnings: Warnings(cfg), Cost: EstimateFor(cfg)}
 
-	// Components in the order the program declared them (stable: the program
-	// registers them sequentially), children sorted by type and name.
+	// Children sorted by type and name; components ordered after what they
+	// wait for (see dependencyOrder). Registration order cannot serve: the SDK
+	// registers resources concurrently.
 	children := map[string][]*graph.Resource{}
 	for _, r := range g.Resources {
 		if r.Custom {
@@ -121,12 +123,13 @@ func Build(g *graph.Graph, cfg *config.Config) *Plan {
 					waits[shortType(o.Type)+" "+o.Name] = true
 				}
 			}
-			item.DependsOn = sortedKeys(deps)
+			item.DependsOn = slices.Sorted(maps.Keys(deps))
 			comp.Resources = append(comp.Resources, item)
 		}
-		comp.DependsOn = sortedKeys(waits)
+		comp.DependsOn = slices.Sorted(maps.Keys(waits))
 		p.Components = append(p.Components, comp)
 	}
+	p.Components = dependencyOrder(p.Components)
 
 	names := make([]string, 0, len(g.Outputs))
 	for k := range g.Outputs {
@@ -185,13 +188,48 @@ func lowerFirst(s string) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// dependencyOrder puts every component after the components it waits for,
+// breaking ties by type and name, so the same program always reads the same.
+func dependencyOrder(cs []Component) []Component {
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].Type != cs[j].Type {
+			return cs[i].Type < cs[j].Type
+		}
+		return cs[i].Name < cs[j].Name
+	})
+	placed := map[string]bool{}
+	out := make([]Component, 0, len(cs))
+	for len(out) < len(cs) {
+		progressed := false
+		for _, c := range cs {
+			key := c.Type + " " + c.Name
+			if placed[key] || !allPlaced(c.DependsOn, placed) {
+				continue
+			}
+			placed[key] = true
+			out = append(out, c)
+			progressed = true
+			break // restart, so the earliest ready component goes next
+		}
+		if !progressed { // a cycle cannot happen in Pulumi; keep the rest as sorted
+			for _, c := range cs {
+				if !placed[c.Type+" "+c.Name] {
+					placed[c.Type+" "+c.Name] = true
+					out = append(out, c)
+				}
+			}
+		}
 	}
-	sort.Strings(out)
 	return out
+}
+
+func allPlaced(keys []string, placed map[string]bool) bool {
+	for _, k := range keys {
+		if !placed[k] {
+			return false
+		}
+	}
+	return true
 }
 
 type builder struct {
