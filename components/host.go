@@ -3,6 +3,7 @@ package components
 import (
 	"fmt"
 	"github.com/dify-gcp/dify-gcp/topology"
+	"strings"
 
 	"github.com/dify-gcp/dify-gcp/hostscript"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/compute"
@@ -319,11 +320,4 @@ func scheduling(spot bool) *compute.InstanceSchedulingArgs {
 
 // roleSuffix turns "roles/secretmanager.secretAccessor" into "secretAccessor"
 // for resource names.
-func roleSuffix(role string) string {
-	for i := len(role) - 1; i >= 0; i-- {
-		if role[i] == '.' || role[i] == '/' {
-			return role[i+1:]
-		}
-	}
-	return role
-}
+func roleSuffix(role string) string { return role[strings.LastIndexAny(role, "./")+1:] }

@@ -8,6 +8,8 @@ package graph
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 
@@ -26,11 +28,9 @@ type Resource struct {
 	Custom bool   // false for components
 	Inputs resource.PropertyMap
 
-	Protect        bool
-	RetainOnDelete bool
-	IgnoreChanges  []string
-	DependsOn      []string            // explicit dependsOn URNs
-	PropertyDeps   map[string][]string // input property -> URNs it was computed from
+	Protect      bool
+	DependsOn    []string            // explicit dependsOn URNs
+	PropertyDeps map[string][]string // input property -> URNs it was computed from
 }
 
 // Output is one stack output after the program ran.
@@ -45,9 +45,8 @@ type Output struct {
 // Graph is the desired state of one stack.
 type Graph struct {
 	Project, Stack string
-	Resources      []*Resource // in registration order
+	Resources      []*Resource // in the order the mocks saw them, which varies: the SDK registers concurrently
 	Outputs        map[string]Output
-	Invokes        []string // function tokens called, in order
 	// Symbols maps each value the fake cloud made up to the reference a reader
 	// should see instead, such as "<address of dify-dev-internal-ip>".
 	Symbols map[string]string
@@ -85,7 +84,7 @@ func Run(program pulumi.RunFunc, project, stack string, config map[string]string
 	})
 	// The graph comes back even with an error: what was registered before the
 	// failure (nothing, for a config error) is part of the answer.
-	return &Graph{Project: project, Stack: stack, Resources: m.resources, Outputs: outputs, Invokes: m.invokes, Symbols: m.symbols}, err
+	return &Graph{Project: project, Stack: stack, Resources: m.resources, Outputs: outputs, Symbols: m.symbols}, err
 }
 
 func await(ctx context.Context, exports map[string]pulumi.Input) (map[string]Output, error) {
@@ -154,12 +153,7 @@ func (r *Resource) Dependencies() []string {
 			set[u] = true
 		}
 	}
-	out := make([]string, 0, len(set))
-	for u := range set {
-		out = append(out, u)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(set))
 }
 
 // mocks records every registration and answers with a fake cloud's values.
@@ -170,7 +164,6 @@ type mocks struct {
 
 	mu        sync.Mutex
 	resources []*Resource
-	invokes   []string
 	symbols   map[string]string
 }
 
@@ -191,8 +184,6 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		}
 		r.Parent = rpc.GetParent()
 		r.Protect = rpc.GetProtect()
-		r.RetainOnDelete = rpc.GetRetainOnDelete()
-		r.IgnoreChanges = rpc.GetIgnoreChanges()
 		r.DependsOn = append(r.DependsOn, rpc.GetDependencies()...)
 		for k, deps := range rpc.GetPropertyDependencies() {
 			if len(deps.GetUrns()) > 0 {
@@ -214,7 +205,6 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.invokes = append(m.invokes, args.Token)
 	return fakeCall(m.cloudProject, args, m.symbols)
 }
 

@@ -137,7 +137,6 @@ func tableSettings() map[string][]string {
 		"monitoring/alertPolicy":               {"displayName", "notificationChannels"},
 		"monitoring/notificationChannel":       {"type", "labels"},
 		"logging/metric":                       {"filter"},
-		"logging/projectBucketConfig":          {"retentionDays"},
 	}
 }
 

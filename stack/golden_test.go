@@ -35,9 +35,14 @@ func TestGoldenPlans(t *testing.T) {
 			}
 			// A second run must give the same bytes: the plan is only
 			// reviewable as a diff if it is deterministic.
-			again, _ := plan.ForStack("..", name, stack.Program)
+			again, err := plan.ForStack("..", name, stack.Program)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var buf2 bytes.Buffer
-			_ = plan.Write(&buf2, again, format)
+			if err := plan.Write(&buf2, again, format); err != nil {
+				t.Fatal(err)
+			}
 			if !bytes.Equal(buf.Bytes(), buf2.Bytes()) {
 				t.Fatalf("plan of %s in %s differs between two runs", name, format)
 			}

@@ -186,7 +186,7 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 				r.action = "deny"
 				list, _ = fw.Get("denies")
 			}
-			r.sources = fmt.Sprint(plain(must(t, g, tFirewall, fw.Name).Inputs["sourceRanges"]))
+			r.sources = fmt.Sprint(plain(fw.Inputs["sourceRanges"]))
 			r.ports = fmt.Sprint(plain(list))
 			got[fw.Name] = r
 			if fw.String("direction") != "INGRESS" || fmt.Sprint(plain(fw.Inputs["targetTags"])) != "["+n+"-vm]" {
