@@ -168,16 +168,7 @@ exec bash %s`, filepath.Join(s.root, "etc-upper"), filepath.Join(s.root, "etc-wo
 		"DIFY_METADATA_URL=" + s.srv + "/computeMetadata/v1", "DIFY_SECRETMANAGER_URL=" + s.srv + "/v1",
 		"DIFY_HEALTH_URL=" + s.srv + "/console/api/ping",
 	}, env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	res := scriptResult{out: out.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		res.exitCode = ee.ExitCode()
-	} else if err != nil {
-		s.t.Fatal(err)
-	}
-	return res
+	return run(s.t, cmd)
 }
 
 func (s *sandbox) calls() string {

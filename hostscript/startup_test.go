@@ -195,16 +195,7 @@ trap 'on_exit' EXIT
 		"DIFY_METADATA_URL=" + srv.URL + "/computeMetadata/v1",
 		"DIFY_SECRETMANAGER_URL=" + srv.URL + "/v1",
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	res := scriptResult{out: out.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		res.exitCode = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return run(t, cmd)
 }
 
 // publishedDefaults are secrets Dify publishes in .env.example and

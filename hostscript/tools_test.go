@@ -282,6 +282,13 @@ func runScript(t *testing.T, name string, env []string, args ...string) scriptRe
 		"DIFY_CLOUD_LOGGING=0", // tests that check Cloud Logging entries turn it on with fake-gcloud
 		"DIFY_LOCK_FILE=" + filepath.Join(t.TempDir(), "lock"),
 	}, env...)
+	return run(t, cmd)
+}
+
+// run runs cmd with its output captured, timed, and its exit code kept; a
+// command that cannot start at all fails the test.
+func run(t *testing.T, cmd *exec.Cmd) scriptResult {
+	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
@@ -290,7 +297,7 @@ func runScript(t *testing.T, name string, env []string, args ...string) scriptRe
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
-			t.Fatalf("%s: %v", name, err)
+			t.Fatalf("%s: %v", cmd.Path, err)
 		}
 		res.exitCode = ee.ExitCode()
 	}
