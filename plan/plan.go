@@ -108,19 +108,22 @@ func Build(g *graph.Graph, cfg *config.Config) *Plan {
 		for _, r := range rs {
 			item := Resource{Type: shortType(r.Type), Name: r.Name, Label: label(r), Protected: r.Protect, Settings: b.settings(r)}
 			deps := map[string]bool{}
-			for _, u := range r.Dependencies() {
+			all := r.Dependencies()
+			for _, u := range all {
 				d := g.ByURN(u)
 				if d == nil {
 					continue
 				}
 				o := owner[u]
-				if o != nil && o != c && isAPIs(o) {
-					deps[shortType(o.Type)+" "+o.Name] = true // every API: say it once
-				} else {
-					deps[label(d)] = true
-				}
 				if o != nil && o != c {
 					waits[shortType(o.Type)+" "+o.Name] = true
+				}
+				// Waiting for every resource of another component (such as
+				// every API) reads as waiting for that component.
+				if o != nil && o != c && len(children[o.URN]) > 1 && containsAll(all, children[o.URN]) {
+					deps[shortType(o.Type)+" "+o.Name] = true
+				} else {
+					deps[label(d)] = true
 				}
 			}
 			item.DependsOn = slices.Sorted(maps.Keys(deps))
@@ -159,7 +162,15 @@ func (p *Plan) ResourceCount() int {
 	return n
 }
 
-func isAPIs(r *graph.Resource) bool { return shortType(r.Type) == "APIs" }
+// containsAll reports whether the sorted URNs in have every resource of rs.
+func containsAll(in []string, rs []*graph.Resource) bool {
+	for _, r := range rs {
+		if _, ok := slices.BinarySearch(in, r.URN); !ok {
+			return false
+		}
+	}
+	return true
+}
 
 // shortType drops the provider and module noise from a type token:
 // gcp:compute/instance:Instance -> compute/instance, dify-gcp:components:Host -> Host.
