@@ -399,6 +399,10 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		if !slices.Contains(deps, internal.URN) {
 			t.Error("the service does not depend on the VM's internal address")
 		}
+		// nginx in the image is sized for this many requests per instance.
+		if v, _ := svc.Get("template.maxInstanceRequestConcurrency"); v.NumberValue() < 1 || int(v.NumberValue()) > proxy.MaxConcurrency {
+			t.Errorf("request concurrency %v exceeds what the proxy image serves (%d)", v.NumberValue(), proxy.MaxConcurrency)
+		}
 		if v, _ := svc.Get("template.scaling.minInstanceCount"); int(v.NumberValue()) != cfg.ProxyMinInstances {
 			t.Errorf("min instances %v", v.NumberValue())
 		}
