@@ -119,7 +119,6 @@ func Load(stack string, get Getter) (*Config, error) {
 	for _, k := range Keys() {
 		r.defaults[k.Name] = k
 	}
-	ns := func(name string) string { return Namespace + ":" + name }
 	c := &Config{
 		Stack:                 stack,
 		Project:               r.str("gcp:project"),

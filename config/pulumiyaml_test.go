@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/graph"
 	"path/filepath"
 	"testing"
 
@@ -54,25 +55,13 @@ func TestPulumiYAMLDeclaresEveryKey(t *testing.T) {
 // TestStackFilesAreValid loads each shipped stack file with Load, so a stack
 // file that the program would refuse never lands.
 func TestStackFilesAreValid(t *testing.T) {
-	proj, err := workspace.LoadProject(filepath.Join("..", "Pulumi.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, stack := range []string{"dev", "prod"} {
-		ps, err := workspace.LoadProjectStack(nil, proj, filepath.Join("..", "Pulumi."+stack+".yaml"))
+		_, raw, _, err := graph.StackConfig("..", stack)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ps.Config) == 0 {
+		if len(raw) == 0 {
 			t.Fatalf("Pulumi.%s.yaml has no config", stack)
-		}
-		raw := map[string]string{}
-		for k, v := range ps.Config {
-			s, err := v.Value(nil)
-			if err != nil {
-				t.Fatalf("%s: %s: %v", stack, k, err)
-			}
-			raw[k.Namespace()+":"+k.Name()] = s
 		}
 		if _, err := Load(stack, func(k string) (string, bool) { v, ok := raw[k]; return v, ok }); err != nil {
 			t.Errorf("Pulumi.%s.yaml: %v", stack, err)
