@@ -29,3 +29,13 @@ const (
 	// Dify's nginx and through the proxy alike.
 	DifyHealthPath = "/console/api/ping"
 )
+
+// BootstrapAPIs are the services a project must have before the program can
+// do anything: it reads the project (organizations.LookupProject) and every
+// projects.Service through Cloud Resource Manager, and enables services
+// through Service Usage, so it cannot enable these two itself. The first
+// command of docs/deploy.md enables them; the cloud rules accept resources
+// served by them without a projects.Service in the stack.
+func BootstrapAPIs() []string {
+	return []string{"cloudresourcemanager.googleapis.com", "serviceusage.googleapis.com"}
+}
