@@ -30,6 +30,15 @@ type Values struct {
 	SandboxImage        string // full image reference pinned for this Dify version
 	DataDiskDevice      string // device name; the disk is /dev/disk/by-id/google-<DataDiskDevice>
 	PublicURL           string // https://... where users reach Dify (no trailing slash)
+	// BrowserURL is the base of the URLs Dify's web app calls from the browser
+	// (CONSOLE_API_URL, APP_API_URL, FILES_URL and the web URLs): PublicURL,
+	// or "" for the origin that served the page, Dify's own rule for an empty
+	// value ("If empty, it is the same domain", docker/.env.example). A
+	// private stack needs "": through `gcloud run services proxy` the page
+	// comes from http://localhost:8080, and calls to the run.app URL would go
+	// out without an ID token. API callers are not affected: they hold a token
+	// and call PublicURL directly.
+	BrowserURL string
 	UploadLimitMiB      int    // Dify's UPLOAD_FILE_SIZE_LIMIT
 	BodyLimitMiB        int    // Dify's nginx client_max_body_size, same value the proxy uses
 	BackupBucket        string // bucket name, without gs://
@@ -55,6 +64,18 @@ const (
 	BackupSuccessEvent = "backup-complete"
 	BackupFailureEvent = "backup-failed"
 	BackupManifest     = "manifest.json"
+	// BackupLogResourceType is the monitored resource type the entries are
+	// written with (gcloud logging write --monitored-resource-type), chosen
+	// rather than left to gcloud's default: "global", the backups of the
+	// stack rather than of one VM, so a replaced VM continues the same
+	// series. An alert on a log-based metric must restrict resource.type to
+	// it, or Cloud Monitoring refuses the policy (cloud rule
+	// alert-log-metric-resource-type).
+	BackupLogResourceType = "global"
+	// BackupSuccessSeverity is the severity of a BackupSuccessEvent entry and
+	// of no other entry of the log: the missed-backup alert counts the log's
+	// entries of this severity.
+	BackupSuccessSeverity = "NOTICE"
 )
 
 const (
@@ -171,6 +192,9 @@ func (v Values) Validate() error {
 	match("DataDiskDevice", v.DataDiskDevice, deviceRE, "a Compute Engine device name (lowercase letters, digits, hyphens)")
 	if err := checkPublicURL(v.PublicURL); err != nil {
 		bad("PublicURL", "%v", err)
+	}
+	if v.BrowserURL != "" && v.BrowserURL != v.PublicURL {
+		bad("BrowserURL", "%q must be PublicURL or empty (same origin)", v.BrowserURL)
 	}
 	switch {
 	case v.UploadLimitMiB < 1 || v.UploadLimitMiB > 1024:

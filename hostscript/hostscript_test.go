@@ -175,6 +175,7 @@ func TestRenderedScriptEmbedsTheTestedFiles(t *testing.T) {
 // the values given, and every value sits inside single quotes.
 func TestRenderQuotesEveryValue(t *testing.T) {
 	v := prodValues()
+	v.BrowserURL = v.PublicURL
 	s := render(t, v)
 	start := strings.Index(s, "# This deployment.")
 	end := strings.Index(s[start:], "\n\n")
@@ -182,8 +183,8 @@ func TestRenderQuotesEveryValue(t *testing.T) {
 		t.Fatal("no deployment block in the script")
 	}
 	block := strings.Split(s[start:start+end], "\n")[1:]
-	if len(block) != 13 {
-		t.Fatalf("want 13 readonly values, found %d:\n%s", len(block), strings.Join(block, "\n"))
+	if len(block) != 14 {
+		t.Fatalf("want 14 readonly values, found %d:\n%s", len(block), strings.Join(block, "\n"))
 	}
 	for _, line := range block {
 		if !regexp.MustCompile(`^readonly [A-Z_]+='[^']*'$`).MatchString(line) {
@@ -192,13 +193,13 @@ func TestRenderQuotesEveryValue(t *testing.T) {
 	}
 	out, err := exec.Command("bash", "-c", strings.Join(block, "\n")+`
 printf '%s\n' "$STACK" "$PROJECT" "$DIFY_VERSION" "$PLUGIN_DAEMON_IMAGE" "$SANDBOX_IMAGE" "$DATA_DISK_DEVICE" \
-  "$PUBLIC_URL" "$UPLOAD_LIMIT_MIB" "$BODY_LIMIT_MIB" "$BACKUP_BUCKET" "$BACKUP_ON_CALENDAR" \
+  "$PUBLIC_URL" "$BROWSER_URL" "$UPLOAD_LIMIT_MIB" "$BODY_LIMIT_MIB" "$BACKUP_BUCKET" "$BACKUP_ON_CALENDAR" \
   "$APP_SECRETS_SECRET" "$ADMIN_PASSWORD_SECRET"`).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := strings.Join([]string{v.Stack, v.Project, v.DifyVersion, v.PluginDaemonImage, v.SandboxImage, v.DataDiskDevice,
-		v.PublicURL, "31", "32", v.BackupBucket, v.BackupOnCalendar, v.AppSecretsSecret, v.AdminPasswordSecret}, "\n") + "\n"
+		v.PublicURL, v.BrowserURL, "31", "32", v.BackupBucket, v.BackupOnCalendar, v.AppSecretsSecret, v.AdminPasswordSecret}, "\n") + "\n"
 	if string(out) != want {
 		t.Errorf("values read back by bash:\n%s\nwant:\n%s", out, want)
 	}
