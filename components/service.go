@@ -31,8 +31,8 @@ type ServiceArgs struct {
 	MinInstances   int
 	MaxInstances   int
 
-	Network pulumi.StringInput // VPC self link
-	Subnet  pulumi.StringInput // Direct VPC egress subnet self link
+	Network pulumi.StringInput // VPC id (projects/P/global/networks/N)
+	Subnet  pulumi.StringInput // Direct VPC egress subnet id (projects/P/regions/R/subnetworks/N)
 
 	// Access is "public" or "private"; it is recorded as the service's
 	// topology.AccessLabel so reviews and policies can check the invokers against it.

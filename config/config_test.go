@@ -130,8 +130,12 @@ func TestRules(t *testing.T) {
 		{name: "monitoring with daily backups", set: map[string]string{"dify-gcp:backupIntervalHours": "24"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}, wantText: "23.5 hours"},
 		{name: "schedule in production", set: map[string]string{"dify-gcp:vmStartCron": "0 8 * * 1-5", "dify-gcp:vmStopCron": "0 20 * * 1-5"}, wantKeys: []string{"dify-gcp:vmStartCron"}, wantText: "outage"},
 		{name: "schedule half set", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:vmStopCron": "0 20 * * 1-5"}, wantKeys: []string{"dify-gcp:vmStopCron"}},
-		{name: "schedule bad cron", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:vmStartCron": "8am", "dify-gcp:vmStopCron": "0 20 * * 1-5"}, wantKeys: []string{"dify-gcp:vmStartCron"}},
-		{name: "schedule bad zone", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:vmStartCron": "0 8 * * 1-5", "dify-gcp:vmStopCron": "0 20 * * 1-5", "dify-gcp:vmScheduleTimeZone": "Tokyo"}, wantKeys: []string{"dify-gcp:vmScheduleTimeZone"}},
+		{name: "schedule bad cron", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:monitoring": "false", "dify-gcp:vmStartCron": "8am", "dify-gcp:vmStopCron": "0 20 * * 1-5"}, wantKeys: []string{"dify-gcp:vmStartCron"}},
+		{name: "schedule bad zone", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:monitoring": "false", "dify-gcp:vmStartCron": "0 8 * * 1-5", "dify-gcp:vmStopCron": "0 20 * * 1-5", "dify-gcp:vmScheduleTimeZone": "Tokyo"}, wantKeys: []string{"dify-gcp:vmScheduleTimeZone"}},
+		// A scheduled VM is stopped every night: vm-down, the uptime check and
+		// the missed-backup alert would page each time.
+		{name: "schedule with monitoring", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:vmStartCron": "0 8 * * 1-5", "dify-gcp:vmStopCron": "0 20 * * 1-5"},
+			wantKeys: []string{"dify-gcp:vmStartCron"}, wantText: "dify-gcp:monitoring = true would page every night"},
 		{name: "backup interval not dividing day", set: map[string]string{"dify-gcp:backupIntervalHours": "5"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}},
 		{name: "backup interval over a day", set: map[string]string{"dify-gcp:backupIntervalHours": "48"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}},
 		{name: "backup retention zero", set: map[string]string{"dify-gcp:backupRetentionDays": "0"}, wantKeys: []string{"dify-gcp:backupRetentionDays"}},

@@ -394,4 +394,13 @@ func (r *rules) schedule() {
 			r.fail(k, c.VMScheduleTimeZone, "is not an IANA time zone", "pulumi config set dify-gcp:vmScheduleTimeZone Asia/Tokyo")
 		}
 	}
+	// The alerts watch a VM that should always run: the schedule stops it on
+	// purpose, and vm-down, the uptime check and the missed-backup alert
+	// would page each time. Refused rather than silenced, so an operator
+	// chooses which one this stack has.
+	if r.judge(ns("monitoring")) && c.Monitoring {
+		r.fail(start, c.VMStartCron,
+			fmt.Sprintf("schedules the VM (stopped at %q, %s) while dify-gcp:monitoring = true would page every night and weekend it is stopped: vm-down, the uptime check and the missed-backup alert all watch a VM that should always run", c.VMStopCron, c.VMScheduleTimeZone),
+			"remove dify-gcp:vmStartCron and dify-gcp:vmStopCron from this stack to keep its alerts, or set dify-gcp:monitoring false to keep the schedule")
+	}
 }

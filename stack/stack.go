@@ -64,7 +64,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		MachineType: cfg.MachineType, Spot: cfg.Provisioning == config.Spot,
 		BootDiskGiB: cfg.BootDiskGiB, DataDiskGiB: cfg.DataDiskGiB, DataDiskType: cfg.DataDiskType,
 		SnapshotRetention: cfg.SnapshotRetentionDays, DeletionProtection: cfg.DeletionProtection,
-		Subnet: network.VMSubnetID, Tag: name + "-vm",
+		Subnet: network.VMSubnetSelfLink, Tag: name + "-vm",
 		Schedule: schedule, ProjectNumber: projectNumber,
 		Script: hostscript.Values{
 			Stack: cfg.Stack, Project: cfg.Project, DifyVersion: cfg.DifyVersion,
@@ -73,6 +73,9 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 			BackupBucket: cfg.BackupBucketName(), BackupOnCalendar: cfg.BackupOnCalendar(),
 		},
 		PublicURL: publicURL,
+		// A private stack is used through `gcloud run services proxy`: its
+		// browser must call the origin that served the page, not run.app.
+		SameOrigin: cfg.Access == config.Private,
 	}, afterAPIs)
 	if err != nil {
 		return err
@@ -113,7 +116,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 
 	if cfg.Monitoring {
 		if _, err := components.NewMonitoring(ctx, name+"-monitoring", &components.MonitoringArgs{
-			Stack: cfg.Stack, Project: cfg.Project, ProjectNumber: projectNumber, Emails: cfg.AlertEmails,
+			Stack: cfg.Stack, Project: cfg.Project, Emails: cfg.AlertEmails,
 			ServiceURL: service.URL, ServiceName: service.Name, ServiceLocation: cfg.Region, Private: cfg.Access == config.Private,
 			InstanceName: name, BackupAlertAfter: cfg.BackupAlertAfter(), UptimeCheckPeriod: 5 * time.Minute,
 		}, afterAPIs); err != nil {

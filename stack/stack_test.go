@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dify-gcp/dify-gcp/components"
 	"github.com/dify-gcp/dify-gcp/config"
@@ -382,9 +383,11 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			t.Error("egress is not private ranges only")
 		}
 		runSubnet := must(t, g, tSubnet, n+"-run-subnet")
-		if svc.String("template.vpcAccess.networkInterfaces[0].subnetwork") != "https://www.googleapis.com/fake/projects/"+cfg.Project+"/subnetworks/"+n+"-run-subnet" ||
+		// By id, the form Cloud Run takes (cloud rule direct-vpc-egress-ids).
+		if svc.String("template.vpcAccess.networkInterfaces[0].subnetwork") != "projects/"+cfg.Project+"/regions/"+cfg.Region+"/subnetworks/"+n+"-run-subnet" ||
+			svc.String("template.vpcAccess.networkInterfaces[0].network") != "projects/"+cfg.Project+"/global/networks/"+n+"-vpc" ||
 			!slices.Contains(svc.PropertyDeps["template"], runSubnet.URN) {
-			t.Error("service does not egress through the Cloud Run subnet")
+			t.Errorf("service does not egress through the Cloud Run subnet by id: %q", svc.String("template.vpcAccess.networkInterfaces[0].subnetwork"))
 		}
 		if svc.String("template.containers[0].startupProbe.httpGet.path") != proxy.HealthPath {
 			t.Error("startup probe does not use the proxy's own health endpoint")
@@ -458,11 +461,10 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		if check.String("httpCheck.path") != "/console/api/ping" || !slices.Contains(check.PropertyDeps["monitoredResource"], svc.URN) {
 			t.Errorf("uptime check does not probe /console/api/ping on the service")
 		}
-		metric := must(t, g, "gcp:logging/metric:Metric", n+"-monitoring-backup-success")
-		for _, want := range []string{`logs/` + hostscript.BackupLogName + `"`, `"` + hostscript.BackupSuccessEvent + `"`, `jsonPayload.stack="` + cfg.Stack + `"`} {
-			if !strings.Contains(metric.String("filter"), want) {
-				t.Errorf("backup metric filter %q lacks %s", metric.String("filter"), want)
-			}
+		// No log-based metric of its own: an alert on one created in the same
+		// deployment gets 404 (cloud rule alert-metric-created-first).
+		if ms := g.ByType("gcp:logging/metric:Metric"); len(ms) != 0 {
+			t.Errorf("%d log-based metrics declared; the alerts use log_entry_count", len(ms))
 		}
 		policies := map[string]*graph.Resource{}
 		for _, p := range g.ByType("gcp:monitoring/alertPolicy:AlertPolicy") {
@@ -477,9 +479,26 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			}
 		}
 		if p := policies["backup-missing"]; p != nil {
-			want := fmt.Sprintf("%ds", int(cfg.BackupAlertAfter().Seconds()))
-			if got := p.String("conditions[0].conditionAbsent.duration"); got != want {
-				t.Errorf("missed-backup alert waits %s, want %s (interval %d h plus margin)", got, want, cfg.BackupIntervalHours)
+			// The success entries of the backup log, as dify-backup writes them.
+			filter := p.String("conditions[0].conditionThreshold.filter")
+			for _, want := range []string{`metric.type="logging.googleapis.com/log_entry_count"`, `resource.type="` + hostscript.BackupLogResourceType + `"`,
+				`metric.label.log="` + hostscript.BackupLogName + `"`, `metric.label.severity="` + hostscript.BackupSuccessSeverity + `"`} {
+				if !strings.Contains(filter, want) {
+					t.Errorf("missed-backup filter %q lacks %s", filter, want)
+				}
+			}
+			// It fires one interval plus the margin after the last success:
+			// the look-back window plus the time the condition must hold.
+			window, _ := time.ParseDuration(p.String("conditions[0].conditionThreshold.aggregations[0].alignmentPeriod"))
+			hold, _ := time.ParseDuration(p.String("conditions[0].conditionThreshold.duration"))
+			if window+hold != cfg.BackupAlertAfter() || window <= 0 {
+				t.Errorf("missed-backup alert fires %s after the last success (window %s + %s), want %s (interval %d h plus margin)",
+					window+hold, window, hold, cfg.BackupAlertAfter(), cfg.BackupIntervalHours)
+			}
+			// A stack whose first backup never succeeds is alerted too: no
+			// data at all is a violation, which an absence condition is not.
+			if p.String("conditions[0].conditionThreshold.evaluationMissingData") != "EVALUATION_MISSING_DATA_ACTIVE" {
+				t.Error("the missed-backup alert stays silent when no backup ever succeeded")
 			}
 		}
 		if p := policies["vm-down"]; p != nil && !strings.Contains(p.String("conditions[0].conditionAbsent.filter"), `instance_name="`+n+`"`) {
@@ -622,5 +641,50 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 				t.Errorf("%d resources registered despite invalid config", len(g.Resources))
 			}
 		})
+	}
+}
+
+// A private stack is used through `gcloud run services proxy`: the page comes
+// from http://localhost:8080, so the URLs the browser calls must be empty
+// (Dify: "If empty, it is the same domain"). A public stack keeps its public
+// URL. hostscript's browser test shows what each does in a real browser.
+func TestBrowserURLFollowsAccess(t *testing.T) {
+	for _, tc := range []struct {
+		stack string
+		want  func(publicURL string) string
+	}{
+		{"dev", func(string) string { return "''" }},
+		{"prod", func(u string) string { return "'" + u + "'" }},
+	} {
+		g, cfg, err := run(t, tc.stack, nil, graph.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := must(t, g, tInstance, cfg.Name()).String(`metadata["startup-script"]`)
+		public := fmt.Sprint(g.Outputs[outputs.PublicURL].Value)
+		if want := "readonly BROWSER_URL=" + tc.want(public) + "\n"; !strings.Contains(script, want) {
+			t.Errorf("%s (access %s): the startup script lacks %q", tc.stack, cfg.Access, want)
+		}
+		if want := "readonly PUBLIC_URL='" + public + "'\n"; !strings.Contains(script, want) {
+			t.Errorf("%s: the startup script lacks %q: API callers use it", tc.stack, want)
+		}
+	}
+}
+
+// Monitoring and a VM schedule cannot both be on: the alerts would page every
+// night the schedule stops the VM. The refusal names both keys and the fix,
+// and nothing is registered.
+func TestMonitoringWithVMScheduleIsRefused(t *testing.T) {
+	g, _, err := run(t, "dev", map[string]string{"dify-gcp:monitoring": "true", "dify-gcp:alertEmails": `["ops@example.com"]`, "dify-gcp:backupIntervalHours": "12"}, graph.Options{})
+	if err == nil {
+		t.Fatal("monitoring with a VM schedule accepted: vm-down would page every night")
+	}
+	for _, want := range []string{"dify-gcp:vmStartCron", `"0 8 * * 1-5"`, "dify-gcp:monitoring", "every night", "nothing was created"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if len(g.Resources) != 0 {
+		t.Errorf("%d resources registered", len(g.Resources))
 	}
 }
