@@ -30,6 +30,13 @@ type Values struct {
 	SandboxImage        string // full image reference pinned for this Dify version
 	DataDiskDevice      string // device name; the disk is /dev/disk/by-id/google-<DataDiskDevice>
 	PublicURL           string // https://... where users reach Dify (no trailing slash)
+	UploadLimitMiB      int    // Dify's UPLOAD_FILE_SIZE_LIMIT
+	BodyLimitMiB        int    // Dify's nginx client_max_body_size, same value the proxy uses
+	BackupBucket        string // bucket name, without gs://
+	BackupOnCalendar    string // systemd OnCalendar expression for the backup timer
+	AppSecretsSecret    string // Secret Manager secret id holding generated app secrets
+	AdminPasswordSecret string // Secret Manager secret id holding INIT_PASSWORD
+
 	// BrowserURL is the base of the URLs Dify's web app calls from the browser
 	// (CONSOLE_API_URL, APP_API_URL, FILES_URL and the web URLs): PublicURL,
 	// or "" for the origin that served the page, Dify's own rule for an empty
@@ -39,12 +46,6 @@ type Values struct {
 	// out without an ID token. API callers are not affected: they hold a token
 	// and call PublicURL directly.
 	BrowserURL string
-	UploadLimitMiB      int    // Dify's UPLOAD_FILE_SIZE_LIMIT
-	BodyLimitMiB        int    // Dify's nginx client_max_body_size, same value the proxy uses
-	BackupBucket        string // bucket name, without gs://
-	BackupOnCalendar    string // systemd OnCalendar expression for the backup timer
-	AppSecretsSecret    string // Secret Manager secret id holding generated app secrets
-	AdminPasswordSecret string // Secret Manager secret id holding INIT_PASSWORD
 }
 
 // assets holds the template and every script it embeds. It is the package's
