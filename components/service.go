@@ -74,7 +74,7 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 	}
 
 	var envs cloudrunv2.ServiceTemplateContainerEnvArray
-	env := proxy.Env("", args.TimeoutSeconds, args.BodyLimitMiB)
+	env := proxy.Settings{TimeoutSeconds: args.TimeoutSeconds, BodyLimitMiB: args.BodyLimitMiB}.Env()
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		keys = append(keys, k)
