@@ -67,6 +67,7 @@ func validate(c *Config, skip map[string]bool) Problems {
 	r.dify()
 	r.backups()
 	r.proxy()
+	r.edge()
 	r.network()
 	r.monitoring()
 	r.schedule()
@@ -110,9 +111,9 @@ func (r *rules) access() {
 				"lists invokers but access is public, where anyone may call the service",
 				"remove dify-gcp:invokers, or set dify-gcp:access private to allow only them")
 		}
-	case Private:
+	case Private, IAP:
 		if len(c.Invokers) == 0 && r.judge(ns("invokers")) {
-			r.fail(ns("invokers"), "[]", "is empty with access private: nobody could reach Dify",
+			r.fail(ns("invokers"), "[]", fmt.Sprintf("is empty with access %s: nobody could reach Dify", c.Access),
 				"list at least one member, such as user:ana@example.com or group:dify-users@example.com")
 		}
 		seen := map[string]bool{}
@@ -127,8 +128,8 @@ func (r *rules) access() {
 			seen[m] = true
 		}
 	default:
-		r.fail(key, string(c.Access), "must be public or private; there is no default, because publishing Dify to the internet must be a decision",
-			"pulumi config set dify-gcp:access private (and list dify-gcp:invokers), or pulumi config set dify-gcp:access public")
+		r.fail(key, string(c.Access), "must be public, private or iap; there is no default, because publishing Dify to the internet must be a decision",
+			"pulumi config set dify-gcp:access private (and list dify-gcp:invokers), pulumi config set dify-gcp:access iap (with dify-gcp:domain), or pulumi config set dify-gcp:access public")
 	}
 }
 
@@ -137,7 +138,7 @@ func invokerProblem(m string) string {
 	kind, id, ok := strings.Cut(m, ":")
 	switch {
 	case m == "allUsers" || m == "allAuthenticatedUsers":
-		return "makes a private service public; set dify-gcp:access public instead if that is meant"
+		return "would let everyone in; set dify-gcp:access public instead if that is meant"
 	case !ok || id == "":
 		return "is not an IAM member (KIND:ID)"
 	}
@@ -301,9 +302,6 @@ func (r *rules) proxy() {
 	if k := ns("proxyMinInstances"); r.judge(k) && (c.ProxyMinInstances < 0 || c.ProxyMinInstances > c.ProxyMaxInstances) {
 		r.fail(k, strconv.Itoa(c.ProxyMinInstances), fmt.Sprintf("must be 0 to dify-gcp:proxyMaxInstances (%d)", c.ProxyMaxInstances),
 			"pulumi config set dify-gcp:proxyMinInstances 0")
-	}
-	if k := ns("domain"); r.judge(k) && c.Domain != "" && !domainRE.MatchString(c.Domain) {
-		r.fail(k, c.Domain, "is not a lowercase host name (no scheme, no path)", "pulumi config set dify-gcp:domain dify.example.com")
 	}
 }
 

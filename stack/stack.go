@@ -21,7 +21,7 @@ const ProxyContext = "proxy"
 // Program deploys Dify for the current stack. Configuration is validated first,
 // and any problem stops the run before a single resource is registered.
 func Program(ctx *pulumi.Context) error {
-	cfg, err := config.Load(ctx.Stack(), ctx.GetConfig)
+	cfg, err := config.Load(ctx.Stack(), ctx.GetConfig, config.SecretKeys(ctx.IsConfigSecret))
 	if err != nil {
 		return err
 	}
