@@ -19,12 +19,19 @@ type MonitoringArgs struct {
 	Project string
 	Emails  []string
 
-	ServiceURL      pulumi.StringInput // https://... of the Cloud Run service
+	// CheckURL is the https:// address the uptime check requests: the edge's
+	// https://DOMAIN when there is one (run.app is then off), else the
+	// service's URL.
+	CheckURL        pulumi.StringInput
 	ServiceName     pulumi.StringInput
 	ServiceLocation string
 	// Private services answer the uptime check only with an ID token; the
 	// Monitoring service agent then gets roles/run.invoker on the service.
 	Private bool
+	// BehindIAP means people sign in through IAP, which Google's uptime
+	// checkers cannot: the check then proves the edge answers (IAP's redirect
+	// to sign-in), and the VM and proxy alerts watch Dify behind it.
+	BehindIAP bool
 
 	InstanceName      string
 	BackupAlertAfter  time.Duration // no successful backup for this long alerts
@@ -61,7 +68,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		channels = append(channels, ch.ID().ToStringOutput())
 	}
 
-	host := pulumi.ToOutput(args.ServiceURL).ApplyT(func(u any) string {
+	host := pulumi.ToOutput(args.CheckURL).ApplyT(func(u any) string {
 		return strings.TrimSuffix(strings.TrimPrefix(u.(string), "https://"), "/")
 	}).(pulumi.StringOutput)
 	httpCheck := &monitoring.UptimeCheckConfigHttpCheckArgs{
@@ -89,14 +96,24 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		}
 		checkOpts = with(child, pulumi.DependsOn([]pulumi.Resource{grant}))
 	}
+	matchers := monitoring.UptimeCheckConfigContentMatcherArray{&monitoring.UptimeCheckConfigContentMatcherArgs{
+		Content: pulumi.String("pong"), Matcher: pulumi.String("CONTAINS_STRING"),
+	}}
+	if args.BehindIAP {
+		// IAP answers a request without a sign-in with a redirect to Google's
+		// sign-in page (302), or 401 to one that looks like an API call.
+		matchers = nil
+		httpCheck.AcceptedResponseStatusCodes = monitoring.UptimeCheckConfigHttpCheckAcceptedResponseStatusCodeArray{
+			&monitoring.UptimeCheckConfigHttpCheckAcceptedResponseStatusCodeArgs{StatusValue: pulumi.Int(302)},
+			&monitoring.UptimeCheckConfigHttpCheckAcceptedResponseStatusCodeArgs{StatusValue: pulumi.Int(401)},
+		}
+	}
 	check, err := monitoring.NewUptimeCheckConfig(ctx, name+"-uptime", &monitoring.UptimeCheckConfigArgs{
-		DisplayName: pulumi.String("Dify " + name + " " + topology.DifyHealthPath),
-		Timeout:     pulumi.String("10s"),
-		Period:      pulumi.String(seconds(args.UptimeCheckPeriod)),
-		HttpCheck:   httpCheck,
-		ContentMatchers: monitoring.UptimeCheckConfigContentMatcherArray{&monitoring.UptimeCheckConfigContentMatcherArgs{
-			Content: pulumi.String("pong"), Matcher: pulumi.String("CONTAINS_STRING"),
-		}},
+		DisplayName:     pulumi.String("Dify " + name + " " + topology.DifyHealthPath),
+		Timeout:         pulumi.String("10s"),
+		Period:          pulumi.String(seconds(args.UptimeCheckPeriod)),
+		HttpCheck:       httpCheck,
+		ContentMatchers: matchers,
 		MonitoredResource: &monitoring.UptimeCheckConfigMonitoredResourceArgs{
 			Type:   pulumi.String("uptime_url"),
 			Labels: pulumi.StringMap{"host": host, "project_id": pulumi.String(args.Project)},

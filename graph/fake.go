@@ -74,6 +74,9 @@ func fakeState(project, typ, name string, inputs resource.PropertyMap, preview b
 		} else {
 			set("address", fmt.Sprintf("203.0.113.%d", 10+seq%240))
 		}
+	case "gcp:compute/globalAddress:GlobalAddress":
+		// TEST-NET-2, so a global address never looks like a regional one.
+		set("address", fmt.Sprintf("198.51.100.%d", 10+seq%240))
 	case "gcp:serviceaccount/account:Account":
 		email := str("accountId") + "@" + project + ".iam.gserviceaccount.com"
 		set("email", email)

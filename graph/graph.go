@@ -61,6 +61,9 @@ type Options struct {
 	// Preview runs the program as `pulumi preview` does: values only a cloud
 	// provider can know (addresses, URLs, digests) stay unknown.
 	Preview bool
+	// SecretKeys are the config keys the stack holds encrypted, as
+	// StackConfig reports them (ctx.IsConfigSecret answers from these).
+	SecretKeys []string
 }
 
 // Run executes program for project and stack with the given config (keys
@@ -84,6 +87,7 @@ func Run(program pulumi.RunFunc, project, stack string, config map[string]string
 		return err
 	}, pulumi.WithMocks(project, stack, m), func(ri *pulumi.RunInfo) {
 		ri.Config = config
+		ri.ConfigSecretKeys = opts.SecretKeys
 		ri.DryRun = opts.Preview
 	})
 	// The graph comes back even with an error: what was registered before the

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dify-gcp/dify-gcp/config"
 	"github.com/dify-gcp/dify-gcp/graph"
 	"github.com/dify-gcp/dify-gcp/policy"
 	"github.com/dify-gcp/dify-gcp/stack"
@@ -20,8 +21,9 @@ type variant struct {
 }
 
 // variants are the shipped stacks and the configurations that take the
-// program's other paths: private with monitoring, a custom domain, a
-// prebuilt proxy image (dev carries the VM schedule, prod monitoring).
+// program's other paths: private with monitoring, a private stack behind the
+// edge, IAP, the edge with a DNS zone and an allow-list, a prebuilt proxy
+// image (dev carries the VM schedule, prod monitoring and the public edge).
 func variants() []variant {
 	digest := "asia-northeast1-docker.pkg.dev/acme-dify-dev/dify-dev/proxy@sha256:" + strings.Repeat("ab", 32)
 	return []variant{
@@ -31,7 +33,11 @@ func variants() []variant {
 			"dify-gcp:monitoring": "true", "dify-gcp:alertEmails": `["ops@example.com"]`, "dify-gcp:backupIntervalHours": "12",
 			"dify-gcp:vmStartCron": "", "dify-gcp:vmStopCron": "",
 		}},
-		{name: "custom-domain", base: "prod", override: map[string]string{"dify-gcp:domain": "dify.example.com"}},
+		{name: "private-with-domain", base: "dev", override: map[string]string{"dify-gcp:domain": "dify-dev.example.com"}},
+		{name: "iap", base: "prod", override: map[string]string{"dify-gcp:access": "iap", "dify-gcp:invokers": `["group:dify-users@example.com"]`,
+			"dify-gcp:iapClientId": "1234567890-abcdef.apps.googleusercontent.com", "dify-gcp:iapClientSecret": "GOCSPX-not-a-real-secret"}},
+		{name: "dns-zone-and-allow-list", base: "prod", override: map[string]string{"dify-gcp:dnsZone": "example-com",
+			"dify-gcp:wafMode": "enforce", "dify-gcp:allowedSourceRanges": `["203.0.113.0/24"]`}},
 		{name: "prebuilt-image", base: "dev", override: map[string]string{"dify-gcp:proxyImage": digest}},
 	}
 }
@@ -39,7 +45,7 @@ func variants() []variant {
 // runVariant runs the real program for a variant.
 func runVariant(t *testing.T, v variant, preview bool) *graph.Graph {
 	t.Helper()
-	project, cfg, _, err := graph.StackConfig("..", v.base)
+	project, cfg, secrets, err := graph.StackConfig("..", v.base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +56,12 @@ func runVariant(t *testing.T, v variant, preview bool) *graph.Graph {
 			cfg[k] = val
 		}
 	}
-	g, err := graph.Run(stack.Program, project, v.base, cfg, graph.Options{Preview: preview})
+	for _, k := range config.Keys() {
+		if _, ok := v.override[k.Name]; ok && k.Secret {
+			secrets = append(secrets, k.Name) // set with --secret
+		}
+	}
+	g, err := graph.Run(stack.Program, project, v.base, cfg, graph.Options{Preview: preview, SecretKeys: secrets})
 	if err != nil {
 		t.Fatalf("variant %s: program failed: %v", v.name, err)
 	}

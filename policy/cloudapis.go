@@ -70,9 +70,21 @@ func ServiceAPIs() map[string]string {
 		typeRunService:             run,
 		typeRunIAMMember:           run,
 		typeRunIAMBinding:          run,
-		typeAlertPolicy:            monitor,
-		typeChannel:                monitor,
-		typeUptimeCheck:            monitor,
+		// The edge.
+		"gcp:compute/globalAddress:GlobalAddress":                           compute,
+		"gcp:compute/managedSslCertificate:ManagedSslCertificate":           compute,
+		"gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup": compute,
+		"gcp:compute/securityPolicy:SecurityPolicy":                         compute,
+		"gcp:compute/backendService:BackendService":                         compute,
+		"gcp:compute/uRLMap:URLMap":                                         compute,
+		"gcp:compute/targetHttpsProxy:TargetHttpsProxy":                     compute,
+		"gcp:compute/targetHttpProxy:TargetHttpProxy":                       compute,
+		"gcp:compute/globalForwardingRule:GlobalForwardingRule":             compute,
+		"gcp:dns/recordSet:RecordSet":                                       "dns.googleapis.com",
+		"gcp:iap/webBackendServiceIamMember:WebBackendServiceIamMember":     "iap.googleapis.com",
+		typeAlertPolicy: monitor,
+		typeChannel:     monitor,
+		typeUptimeCheck: monitor,
 	}
 }
 

@@ -28,7 +28,10 @@ func ServiceAgents() map[string]ServiceAgent {
 	return map[string]ServiceAgent{
 		"gcp-sa-monitoring-notification": {API: "monitoring.googleapis.com", Primary: true},
 		"serverless-robot-prod":          {API: "run.googleapis.com", Primary: true},
-		"compute-system":                 {API: "compute.googleapis.com", Primary: false},
+		// IAP calls Cloud Run as this agent; Google's IAP-for-Cloud-Run guide
+		// creates it with `gcloud beta services identity create --service=iap.googleapis.com`.
+		"gcp-sa-iap":     {API: "iap.googleapis.com", Primary: true},
+		"compute-system": {API: "compute.googleapis.com", Primary: false},
 	}
 }
 

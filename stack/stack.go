@@ -7,6 +7,7 @@ package stack
 import (
 	"time"
 
+	"github.com/dify-gcp/dify-gcp/armor"
 	"github.com/dify-gcp/dify-gcp/components"
 	"github.com/dify-gcp/dify-gcp/config"
 	"github.com/dify-gcp/dify-gcp/hostscript"
@@ -97,9 +98,35 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		return err
 	}
 
-	invokers := cfg.Invokers
-	if cfg.Access == config.Public {
+	// The edge comes before the service: the proxy needs its address, and
+	// its serverless NEG names the service without waiting for it.
+	var edge *components.Edge
+	var serviceEdge *components.ServiceEdge
+	if cfg.Edge() {
+		edgeArgs := &components.EdgeArgs{
+			Project: cfg.Project, Region: cfg.Region, Domain: cfg.Domain, DNSZone: cfg.DNSZone, Labels: labels,
+			ServiceName: name,
+			Armor: armor.Settings{WAF: string(cfg.WAFMode), AllowedRanges: cfg.AllowedSourceRanges,
+				PerMinute: cfg.RateLimitPerMinute, SignInPerMinute: cfg.SignInRateLimitPerMinute},
+		}
+		if cfg.Access == config.IAP {
+			edgeArgs.IAP = &components.EdgeIAP{ClientID: cfg.IAPClientID, ClientSecret: pulumi.ToSecret(cfg.IAPClientSecret).(pulumi.StringOutput), Members: cfg.Invokers}
+		}
+		if edge, err = components.NewEdge(ctx, name+"-edge", edgeArgs, afterAPIs); err != nil {
+			return err
+		}
+		serviceEdge = &components.ServiceEdge{Address: edge.Address, URL: "https://" + cfg.Domain}
+	}
+
+	var invokers []string
+	var agentInvoker pulumi.StringInput
+	switch cfg.Access {
+	case config.Public:
 		invokers = []string{components.AllUsers}
+	case config.Private:
+		invokers = cfg.Invokers
+	case config.IAP:
+		agentInvoker = edge.IAPAgentMember // IAP's agent alone; people pass IAP
 	}
 	service, err := components.NewService(ctx, name, &components.ServiceArgs{
 		Region: cfg.Region, Labels: labels,
@@ -108,16 +135,24 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		TimeoutSeconds: cfg.RequestTimeoutSeconds, BodyLimitMiB: cfg.BodyLimitMiB(),
 		MinInstances: cfg.ProxyMinInstances, MaxInstances: cfg.ProxyMaxInstances,
 		Network: network.NetworkID, Subnet: network.RunSubnetID,
-		Access: string(cfg.Access), Invokers: invokers,
+		Access: string(cfg.Access), Production: cfg.Production, Invokers: invokers, AgentInvoker: agentInvoker,
+		Edge: serviceEdge,
 	}, afterAPIs)
 	if err != nil {
 		return err
 	}
 
+	// The front door: the edge's domain when there is one (run.app is off).
+	serviceURL, edgeAddress := service.URL, pulumi.String("").ToStringOutput()
+	if edge != nil {
+		serviceURL, edgeAddress = edge.URL, edge.Address
+	}
+
 	if cfg.Monitoring {
 		if _, err := components.NewMonitoring(ctx, name+"-monitoring", &components.MonitoringArgs{
 			Stack: cfg.Stack, Project: cfg.Project, Emails: cfg.AlertEmails,
-			ServiceURL: service.URL, ServiceName: service.Name, ServiceLocation: cfg.Region, Private: cfg.Access == config.Private,
+			CheckURL: serviceURL, ServiceName: service.Name, ServiceLocation: cfg.Region,
+			Private: cfg.Access == config.Private, BehindIAP: cfg.Access == config.IAP,
 			InstanceName: name, BackupAlertAfter: cfg.BackupAlertAfter(), UptimeCheckPeriod: 5 * time.Minute,
 		}, afterAPIs); err != nil {
 			return err
@@ -125,7 +160,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 	}
 
 	for k, v := range map[string]pulumi.Input{
-		outputs.ServiceURL:          service.URL,
+		outputs.ServiceURL:          serviceURL,
+		outputs.EdgeAddress:         edgeAddress,
 		outputs.PublicURL:           publicURL,
 		outputs.ServiceName:         service.Name,
 		outputs.Region:              pulumi.String(cfg.Region),

@@ -48,10 +48,11 @@ const (
 	tRunIAM         = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
 )
 
-// run runs the real program for a stack file of the repository.
+// run runs the real program for a stack file of the repository. Overrides of
+// keys declared Secret count as set with --secret.
 func run(t *testing.T, stackName string, override map[string]string, opts graph.Options) (*graph.Graph, *config.Config, error) {
 	t.Helper()
-	project, cfg, _, err := graph.StackConfig("..", stackName)
+	project, cfg, secrets, err := graph.StackConfig("..", stackName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,14 @@ func run(t *testing.T, stackName string, override map[string]string, opts graph.
 			cfg[k] = v
 		}
 	}
-	c, cerr := config.Load(stackName, func(k string) (string, bool) { v, ok := cfg[k]; return v, ok })
+	for _, k := range config.Keys() {
+		if _, ok := override[k.Name]; ok && k.Secret {
+			secrets = append(secrets, k.Name)
+		}
+	}
+	opts.SecretKeys = append(opts.SecretKeys, secrets...)
+	c, cerr := config.Load(stackName, func(k string) (string, bool) { v, ok := cfg[k]; return v, ok },
+		config.SecretKeys(func(k string) bool { return slices.Contains(opts.SecretKeys, k) }))
 	g, err := graph.Run(stack.Program, project, stackName, cfg, opts)
 	if err == nil && cerr != nil {
 		t.Fatalf("program accepted a config that config.Load refuses: %v", cerr)
@@ -369,9 +377,10 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			env[e.ObjectValue()["name"].StringValue()] = e.ObjectValue()["value"].StringValue()
 		}
 		wantEnv := map[string]string{
-			proxy.EnvBackend:        g.Fake("<address of "+n+"-internal-ip>") + ":80",
-			proxy.EnvTimeoutSeconds: fmt.Sprint(cfg.RequestTimeoutSeconds),
-			proxy.EnvBodyLimitMiB:   fmt.Sprint(cfg.BodyLimitMiB()),
+			proxy.EnvBackend:             g.Fake("<address of "+n+"-internal-ip>") + ":80",
+			proxy.EnvTimeoutSeconds:      fmt.Sprint(cfg.RequestTimeoutSeconds),
+			proxy.EnvBodyLimitMiB:        fmt.Sprint(cfg.BodyLimitMiB()),
+			proxy.EnvLoadBalancerAddress: g.Fake("<address of " + n + "-edge-ip>"), // "" without the edge
 		}
 		if fmt.Sprint(env) != fmt.Sprint(wantEnv) {
 			t.Errorf("proxy env %v, want %v", env, wantEnv)
@@ -424,8 +433,11 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			members = append(members, m.String("member"))
 		}
 		want := cfg.Invokers
-		if cfg.Access == config.Public {
+		switch cfg.Access {
+		case config.Public:
 			want = []string{"allUsers"}
+		case config.IAP: // IAP's service agent alone; people pass IAP
+			want = []string{"serviceAccount:service-" + graph.FakeProjectNumber + "@gcp-sa-iap.iam.gserviceaccount.com"}
 		}
 		if got := must(t, g, tRun, n).String(`labels["` + topology.AccessLabel + `"]`); got != string(cfg.Access) {
 			t.Errorf("access label %q, want %q", got, cfg.Access)
@@ -458,8 +470,16 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		}
 		check := must(t, g, "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig", n+"-monitoring-uptime")
 		svc := must(t, g, tRun, n)
-		if check.String("httpCheck.path") != "/console/api/ping" || !slices.Contains(check.PropertyDeps["monitoredResource"], svc.URN) {
-			t.Errorf("uptime check does not probe /console/api/ping on the service")
+		if check.String("httpCheck.path") != "/console/api/ping" {
+			t.Errorf("uptime check does not probe /console/api/ping")
+		}
+		// The front door: the edge's domain when there is one (run.app is off).
+		if cfg.Edge() {
+			if host := check.String("monitoredResource.labels.host"); host != cfg.Domain {
+				t.Errorf("uptime check probes %q, want the edge's %s", host, cfg.Domain)
+			}
+		} else if !slices.Contains(check.PropertyDeps["monitoredResource"], svc.URN) {
+			t.Errorf("uptime check does not probe the service")
 		}
 		// No log-based metric of its own: an alert on one created in the same
 		// deployment gets 404 (cloud rule alert-metric-created-first).
@@ -545,6 +565,12 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			outputs.ProxyServiceAccount: n + "-proxy@" + cfg.Project + ".iam.gserviceaccount.com",
 			outputs.AdminPasswordSecret: n + "-admin-password",
 			outputs.PublicURL:           "https://" + n + "-" + graph.FakeProjectNumber + "." + cfg.Region + ".run.app",
+			outputs.EdgeAddress:         "",
+		}
+		if cfg.Edge() {
+			want[outputs.PublicURL] = "https://" + cfg.Domain
+			want[outputs.ServiceURL] = "https://" + cfg.Domain
+			want[outputs.EdgeAddress] = g.Fake("<address of " + n + "-edge-ip>")
 		}
 		for _, spec := range outputs.All() {
 			o, ok := g.Outputs[spec.Name]
@@ -559,8 +585,7 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		if len(g.Outputs) != len(outputs.All()) {
 			t.Errorf("%d outputs exported, contract lists %d", len(g.Outputs), len(outputs.All()))
 		}
-		svc := must(t, g, tRun, n)
-		if !slices.Contains(g.Outputs[outputs.ServiceURL].From, svc.URN) {
+		if svc := must(t, g, tRun, n); !cfg.Edge() && !slices.Contains(g.Outputs[outputs.ServiceURL].From, svc.URN) {
 			t.Error("serviceUrl does not come from the Cloud Run service")
 		}
 		if img := g.Outputs[outputs.ImageRef].Value.(string); !strings.Contains(img, "@sha256:") {
@@ -593,7 +618,7 @@ func TestPreviewLeavesCloudValuesUnknown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("preview failed: %v", err)
 	}
-	for _, name := range []string{outputs.InternalAddress, outputs.ServiceURL, outputs.ImageRef} {
+	for _, name := range []string{outputs.InternalAddress, outputs.EdgeAddress, outputs.ImageRef} {
 		if g.Outputs[name].Known {
 			t.Errorf("output %s is known in a preview: %v", name, g.Outputs[name].Value)
 		}

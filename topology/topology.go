@@ -23,8 +23,12 @@ const (
 	// /dev/disk/by-id/google-<DataDeviceName> whatever order disks attach in.
 	DataDeviceName = "dify-data"
 	// AccessLabel is the Cloud Run service label recording the stack's access
-	// mode (public or private), so invokers can be checked against it.
+	// mode (public, private or iap), so invokers can be checked against it.
 	AccessLabel = "dify-access"
+	// ProductionLabel is the Cloud Run service label recording whether the
+	// stack serves real users ("true" or "false"), for the policies that
+	// hold production stacks to more.
+	ProductionLabel = "dify-production"
 	// DifyHealthPath answers {"result":"pong"} when Dify's api is up, through
 	// Dify's nginx and through the proxy alike.
 	DifyHealthPath = "/console/api/ping"
