@@ -24,20 +24,44 @@ const (
 	tAccount        = "gcp:serviceaccount/account:Account"
 	tKey            = "gcp:serviceaccount/key:Key"
 	tProjectIAM     = "gcp:projects/iAMMember:IAMMember"
+	tNEG            = "gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup"
+	tBackend        = "gcp:compute/backendService:BackendService"
+	tIAPMember      = "gcp:iap/webBackendServiceIamMember:WebBackendServiceIamMember"
 )
 
-// shippedStacks are the stack files of the repository.
-func shippedStacks() []string { return []string{"dev", "prod"} }
+// shippedStacks are the stack files of the repository, and the variants.
+func shippedStacks() []string { return []string{"dev", "prod", "prod-iap"} }
 
-// shipped runs the real program for a stack file of the repository and
-// returns its resources in the policy model.
+// variants are configurations beyond the stack files that take the
+// program's other paths: NAME is a stack file plus overrides. Keys declared
+// secret count as set with --secret.
+var variants = map[string]struct {
+	stack    string
+	override map[string]string
+}{
+	"prod-iap": {"prod", map[string]string{"dify-gcp:access": "iap", "dify-gcp:invokers": `["group:dify-users@example.com"]`,
+		"dify-gcp:iapClientId": "1234567890-abcdef.apps.googleusercontent.com", "dify-gcp:iapClientSecret": "GOCSPX-not-a-real-secret"}},
+}
+
+// shipped runs the real program for a stack file of the repository, or a
+// variant of one, and returns its resources in the policy model.
 func shipped(t *testing.T, name string, preview bool) policy.Stack {
 	t.Helper()
-	project, cfg, _, err := graph.StackConfig("..", name)
+	file, override := name, map[string]string(nil)
+	if v, ok := variants[name]; ok {
+		file, override = v.stack, v.override
+	}
+	project, cfg, secrets, err := graph.StackConfig("..", file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := graph.Run(stack.Program, project, name, cfg, graph.Options{Preview: preview})
+	for k, v := range override {
+		cfg[k] = v
+		if k == "dify-gcp:iapClientSecret" {
+			secrets = append(secrets, k)
+		}
+	}
+	g, err := graph.Run(stack.Program, project, file, cfg, graph.Options{Preview: preview, SecretKeys: secrets})
 	if err != nil {
 		t.Fatalf("stack %s: program failed: %v", name, err)
 	}
