@@ -1,6 +1,7 @@
 package components
 
 import (
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/dify-gcp/dify-gcp/armor"
@@ -87,9 +88,13 @@ func NewEdge(ctx *pulumi.Context, name string, args *EdgeArgs, opts ...pulumi.Re
 		return nil, fmt.Errorf("edge: address: %w", err)
 	}
 	// Google provisions the certificate once the domain resolves to the
-	// address; until then HTTPS fails with a certificate error (docs/deploy.md).
-	cert, err := compute.NewManagedSslCertificate(ctx, name+"-cert", &compute.ManagedSslCertificateArgs{
-		Name:        pulumi.String(name + "-cert"),
+	// address; until then HTTPS fails with a certificate error (docs/edge.md).
+	// Its domains cannot change in place, so its name carries the domain: a
+	// new domain creates a new certificate before the old one goes.
+	sum := sha256.Sum256([]byte(args.Domain))
+	certName := fmt.Sprintf("%s-cert-%x", name, sum[:4])
+	cert, err := compute.NewManagedSslCertificate(ctx, certName, &compute.ManagedSslCertificateArgs{
+		Name:        pulumi.String(certName),
 		Description: pulumi.String("Google-managed certificate for " + args.Domain),
 		Managed:     &compute.ManagedSslCertificateManagedArgs{Domains: pulumi.StringArray{pulumi.String(args.Domain)}},
 	}, child...)

@@ -9,12 +9,11 @@ import (
 
 // Type tokens of the edge.
 const (
-	typeNEG             = "gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup"
-	typeBackendService  = "gcp:compute/backendService:BackendService"
-	typeSecurityPolicy  = "gcp:compute/securityPolicy:SecurityPolicy"
-	typeIAPMember       = "gcp:iap/webBackendServiceIamMember:WebBackendServiceIamMember"
-	typeIAPBinding      = "gcp:iap/webBackendServiceIamBinding:WebBackendServiceIamBinding"
-	typeServiceIdentity = "gcp:projects/serviceIdentity:ServiceIdentity"
+	typeNEG            = "gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup"
+	typeBackendService = "gcp:compute/backendService:BackendService"
+	typeSecurityPolicy = "gcp:compute/securityPolicy:SecurityPolicy"
+	typeIAPMember      = "gcp:iap/webBackendServiceIamMember:WebBackendServiceIamMember"
+	typeIAPBinding     = "gcp:iap/webBackendServiceIamBinding:WebBackendServiceIamBinding"
 )
 
 const (

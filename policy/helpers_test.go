@@ -4,9 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dify-gcp/dify-gcp/graph"
 	"github.com/dify-gcp/dify-gcp/policy"
-	"github.com/dify-gcp/dify-gcp/stack"
 )
 
 // Type tokens the tests build or look up.
@@ -29,43 +27,20 @@ const (
 	tIAPMember      = "gcp:iap/webBackendServiceIamMember:WebBackendServiceIamMember"
 )
 
-// shippedStacks are the stack files of the repository, and the variants.
-func shippedStacks() []string { return []string{"dev", "prod", "prod-iap"} }
+// shippedStacks are the stack files of the repository, and the iap variant.
+func shippedStacks() []string { return []string{"dev", "prod", "iap"} }
 
-// variants are configurations beyond the stack files that take the
-// program's other paths: NAME is a stack file plus overrides. Keys declared
-// secret count as set with --secret.
-var variants = map[string]struct {
-	stack    string
-	override map[string]string
-}{
-	"prod-iap": {"prod", map[string]string{"dify-gcp:access": "iap", "dify-gcp:invokers": `["group:dify-users@example.com"]`,
-		"dify-gcp:iapClientId": "1234567890-abcdef.apps.googleusercontent.com", "dify-gcp:iapClientSecret": "GOCSPX-not-a-real-secret"}},
-}
-
-// shipped runs the real program for a stack file of the repository, or a
-// variant of one, and returns its resources in the policy model.
+// shipped runs the real program for a stack file of the repository, or one of
+// the variants (cloud_test.go), and returns its resources in the policy model.
 func shipped(t *testing.T, name string, preview bool) policy.Stack {
 	t.Helper()
-	file, override := name, map[string]string(nil)
-	if v, ok := variants[name]; ok {
-		file, override = v.stack, v.override
-	}
-	project, cfg, secrets, err := graph.StackConfig("..", file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range override {
-		cfg[k] = v
-		if k == "dify-gcp:iapClientSecret" {
-			secrets = append(secrets, k)
+	for _, v := range variants() {
+		if v.name == name {
+			return policy.FromGraph(runVariant(t, v, preview))
 		}
 	}
-	g, err := graph.Run(stack.Program, project, file, cfg, graph.Options{Preview: preview, SecretKeys: secrets})
-	if err != nil {
-		t.Fatalf("stack %s: program failed: %v", name, err)
-	}
-	return policy.FromGraph(g)
+	t.Fatalf("no stack or variant %q", name)
+	return policy.Stack{}
 }
 
 // first returns the first resource of a type that satisfies match (nil

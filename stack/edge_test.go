@@ -94,7 +94,11 @@ func checkEdge(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		t.Fatalf("%d Edge components", len(g.ByType(tEdge)))
 	}
 	addr := must(t, g, tGlobalAddress, e+"-ip")
-	cert := must(t, g, tCert, e+"-cert")
+	certs := g.ByType(tCert)
+	if len(certs) != 1 || !strings.HasPrefix(certs[0].Name, e+"-cert-") {
+		t.Fatalf("want one certificate named after the domain, got %v", certs)
+	}
+	cert := certs[0]
 	neg := must(t, g, tNEG, e+"-neg")
 	policy := must(t, g, tArmor, e+"-armor")
 	backend := must(t, g, tBackend, e+"-backend")

@@ -34,7 +34,11 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 	name := cfg.Name()
 	labels := components.Labels(cfg.Stack)
 
-	apis, err := components.NewAPIs(ctx, "apis", &components.APIsArgs{Project: cfg.Project, Services: components.RequiredAPIs()})
+	services := components.RequiredAPIs()
+	if cfg.DNSZone != "" {
+		services = append(services, "dns.googleapis.com") // the edge's A record
+	}
+	apis, err := components.NewAPIs(ctx, "apis", &components.APIsArgs{Project: cfg.Project, Services: services})
 	if err != nil {
 		return err
 	}

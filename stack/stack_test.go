@@ -141,6 +141,9 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		}
 		slices.Sort(enabled)
 		want := components.RequiredAPIs()
+		if cfg.DNSZone != "" {
+			want = append(want, "dns.googleapis.com")
+		}
 		slices.Sort(want)
 		if !slices.Equal(enabled, want) {
 			t.Errorf("enabled APIs %q, want %q", enabled, want)
