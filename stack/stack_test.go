@@ -3,6 +3,7 @@ package stack_test
 import (
 	"fmt"
 	"github.com/dify-gcp/dify-gcp/topology"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -654,20 +655,7 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 	for name, override := range cases {
 		t.Run(name, func(t *testing.T) {
 			g, _, err := run(t, "prod", override, graph.Options{})
-			if err == nil {
-				t.Fatal("invalid config accepted")
-			}
-			if !strings.Contains(err.Error(), "nothing was created") {
-				t.Errorf("error does not say nothing was created: %v", err)
-			}
-			for k := range override {
-				if !strings.Contains(err.Error(), k) {
-					t.Errorf("error does not name %s: %v", k, err)
-				}
-			}
-			if len(g.Resources) != 0 {
-				t.Errorf("%d resources registered despite invalid config", len(g.Resources))
-			}
+			wantRefused(t, g, err, slices.Collect(maps.Keys(override))...)
 		})
 	}
 }
@@ -704,15 +692,25 @@ func TestBrowserURLFollowsAccess(t *testing.T) {
 // and nothing is registered.
 func TestMonitoringWithVMScheduleIsRefused(t *testing.T) {
 	g, _, err := run(t, "dev", map[string]string{"dify-gcp:monitoring": "true", "dify-gcp:alertEmails": `["ops@example.com"]`, "dify-gcp:backupIntervalHours": "12"}, graph.Options{})
+	wantRefused(t, g, err, "dify-gcp:vmStartCron", `"0 8 * * 1-5"`, "dify-gcp:monitoring", "every night")
+}
+
+// wantRefused checks a run the config refused: an error that names keys and
+// says nothing was created, and not one resource registered.
+func wantRefused(t *testing.T, g *graph.Graph, err error, keys ...string) {
+	t.Helper()
 	if err == nil {
-		t.Fatal("monitoring with a VM schedule accepted: vm-down would page every night")
+		t.Fatal("invalid config accepted")
 	}
-	for _, want := range []string{"dify-gcp:vmStartCron", `"0 8 * * 1-5"`, "dify-gcp:monitoring", "every night", "nothing was created"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q: %v", want, err)
+	if !strings.Contains(err.Error(), "nothing was created") {
+		t.Errorf("error does not say nothing was created: %v", err)
+	}
+	for _, k := range keys {
+		if !strings.Contains(err.Error(), k) {
+			t.Errorf("error does not name %s: %v", k, err)
 		}
 	}
 	if len(g.Resources) != 0 {
-		t.Errorf("%d resources registered", len(g.Resources))
+		t.Errorf("%d resources registered despite invalid config", len(g.Resources))
 	}
 }
