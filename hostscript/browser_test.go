@@ -226,7 +226,7 @@ func TestPrivateStackWorksInABrowser(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			p, err := proxytest.Start(ctx, proxytest.Options{Dir: filepath.Join(hostscriptDir(t), "..", "proxy"),
-				Env: proxy.Env(strings.TrimPrefix(backend.URL, "http://"), 30, 2)})
+				Env: proxy.Settings{Backend: strings.TrimPrefix(backend.URL, "http://"), TimeoutSeconds: 30, BodyLimitMiB: 2}.Env()})
 			if err != nil {
 				t.Fatal(err)
 			}
