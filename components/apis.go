@@ -89,5 +89,10 @@ func DeployerRoles() []string {
 		"roles/serviceusage.serviceUsageAdmin",
 		"roles/logging.configWriter",
 		"roles/monitoring.editor",
+		// The edge: IAP's access grants on the backend service (access iap),
+		// and the domain's A record (with dify-gcp:dnsZone). The load
+		// balancer and Cloud Armor are Compute Engine's (compute.admin).
+		"roles/iap.admin",
+		"roles/dns.admin",
 	}
 }
