@@ -102,6 +102,19 @@ type Config struct {
 
 	Monitoring  bool
 	AlertEmails []string
+	// DiskAlertPercent is how full a disk of the VM may get before the disk
+	// alert fires.
+	DiskAlertPercent int
+	// SLOTargetPercent and SLOWindowDays are the availability SLO of the
+	// front door: that share of requests answered without a 5xx, over a
+	// rolling window of that many days.
+	SLOTargetPercent float64
+	SLOWindowDays    int
+
+	// LogRetentionDays is the _Default log bucket's retention.
+	LogRetentionDays int
+	// ExcludeHealthCheckLogs drops the successful uptime probes' request logs.
+	ExcludeHealthCheckLogs bool
 
 	// VMStartCron and VMStopCron, both set or both empty, schedule the VM
 	// outside production.
@@ -202,6 +215,11 @@ func Load(stack string, get Getter, opts ...Option) (*Config, error) {
 		RunSubnetCIDR:            r.str(ns("runSubnetCidr")),
 		Monitoring:               r.boolean(ns("monitoring")),
 		AlertEmails:              r.strings(ns("alertEmails")),
+		DiskAlertPercent:         r.integer(ns("diskAlertPercent")),
+		SLOTargetPercent:         r.decimal(ns("sloTargetPercent")),
+		SLOWindowDays:            r.integer(ns("sloWindowDays")),
+		LogRetentionDays:         r.integer(ns("logRetentionDays")),
+		ExcludeHealthCheckLogs:   r.boolean(ns("excludeHealthCheckLogs")),
 		VMStartCron:              r.str(ns("vmStartCron")),
 		VMStopCron:               r.str(ns("vmStopCron")),
 		VMScheduleTimeZone:       r.str(ns("vmScheduleTimeZone")),
@@ -288,6 +306,21 @@ func (r *reader) integer(key string) int {
 		r.fail(key, v, "is not a whole number", fmt.Sprintf("pulumi config set %s NUMBER", key))
 	}
 	return n
+}
+
+// decimal reads a number written as a string key (Pulumi's config has no
+// decimal type), such as "99.5".
+func (r *reader) decimal(key string) float64 {
+	v, ok := r.raw(key)
+	if !ok {
+		return 0
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || !decimalRE.MatchString(strings.TrimSpace(v)) {
+		r.fail(key, v, "is not a decimal number such as 99.5", fmt.Sprintf("pulumi config set %s 99.5", key))
+		return 0
+	}
+	return f
 }
 
 func (r *reader) boolean(key string) bool {

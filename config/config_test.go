@@ -42,6 +42,7 @@ func TestDefaults(t *testing.T) {
 		VMSubnetCIDR: "10.10.0.0/24", RunSubnetCIDR: "10.10.1.0/26",
 		Monitoring: true, AlertEmails: []string{"oncall@example.com"}, VMScheduleTimeZone: "UTC",
 		WAFMode: WAFPreview, AllowedSourceRanges: []string{}, RateLimitPerMinute: 1200, SignInRateLimitPerMinute: 10,
+		DiskAlertPercent: 85, SLOTargetPercent: 99.5, SLOWindowDays: 28, LogRetentionDays: 30, ExcludeHealthCheckLogs: true,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("loaded\n%+v\nwant\n%+v", *c, want)
@@ -191,6 +192,22 @@ func TestRules(t *testing.T) {
 		{name: "backup interval not dividing day", set: map[string]string{"dify-gcp:backupIntervalHours": "5"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}},
 		{name: "backup interval over a day", set: map[string]string{"dify-gcp:backupIntervalHours": "48"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}},
 		{name: "backup retention zero", set: map[string]string{"dify-gcp:backupRetentionDays": "0"}, wantKeys: []string{"dify-gcp:backupRetentionDays"}},
+
+		// What the signals read: retention, the disk threshold, the SLO.
+		{name: "valid signals at their limits", set: map[string]string{"dify-gcp:logRetentionDays": "3650", "dify-gcp:diskAlertPercent": "99",
+			"dify-gcp:sloTargetPercent": "99.9", "dify-gcp:sloWindowDays": "30"}},
+		{name: "valid signals at their lower limits", set: map[string]string{"dify-gcp:logRetentionDays": "1", "dify-gcp:diskAlertPercent": "50",
+			"dify-gcp:sloTargetPercent": "95", "dify-gcp:sloWindowDays": "7"}},
+		{name: "log retention zero", set: map[string]string{"dify-gcp:logRetentionDays": "0"}, wantKeys: []string{"dify-gcp:logRetentionDays"}, wantText: "1 to 3650 days"},
+		{name: "log retention over ten years", set: map[string]string{"dify-gcp:logRetentionDays": "3651"}, wantKeys: []string{"dify-gcp:logRetentionDays"},
+			wantText: "pulumi config set dify-gcp:logRetentionDays 3650"},
+		{name: "log retention not a number", set: map[string]string{"dify-gcp:logRetentionDays": "30d"}, wantKeys: []string{"dify-gcp:logRetentionDays"}, wantText: "whole number"},
+		{name: "disk threshold 100", set: map[string]string{"dify-gcp:diskAlertPercent": "100"}, wantKeys: []string{"dify-gcp:diskAlertPercent"}, wantText: "50-99 percent"},
+		{name: "slo target as a fraction", set: map[string]string{"dify-gcp:sloTargetPercent": "0.995"}, wantKeys: []string{"dify-gcp:sloTargetPercent"},
+			wantText: "pulumi config set dify-gcp:sloTargetPercent 99.5"},
+		{name: "slo target 100", set: map[string]string{"dify-gcp:sloTargetPercent": "100"}, wantKeys: []string{"dify-gcp:sloTargetPercent"}, wantText: "up to 99.9%"},
+		{name: "slo target with a percent sign", set: map[string]string{"dify-gcp:sloTargetPercent": "99.5%"}, wantKeys: []string{"dify-gcp:sloTargetPercent"}, wantText: "decimal number"},
+		{name: "slo window a quarter", set: map[string]string{"dify-gcp:sloWindowDays": "90"}, wantKeys: []string{"dify-gcp:sloWindowDays"}, wantText: "end at 30 days"},
 
 		{name: "proxy image by tag", set: map[string]string{"dify-gcp:proxyImage": "asia-northeast1-docker.pkg.dev/p/r/proxy:latest"}, wantKeys: []string{"dify-gcp:proxyImage"}, wantText: "by digest"},
 		{name: "min over max", set: map[string]string{"dify-gcp:proxyMinInstances": "5"}, wantKeys: []string{"dify-gcp:proxyMinInstances"}},

@@ -28,6 +28,24 @@ const (
 	// MaxStackNameLength keeps every derived name (bucket, service accounts)
 	// within Google Cloud's limits.
 	MaxStackNameLength = 19
+	// MaxLogRetentionDays is the longest retention a log bucket takes
+	// (https://cloud.google.com/logging/docs/buckets#custom-retention: 1 to
+	// 3650 days).
+	MaxLogRetentionDays = 3650
+	// MinSLOTargetPercent keeps the fast burn-rate alert able to fire: its
+	// threshold (13.4 for a 28-day window, 14.4 for 30 days) times the error
+	// budget must stay below a 100% error rate, which needs a target above
+	// about 93%.
+	MinSLOTargetPercent = 95
+	// MaxSLOTargetPercent is the highest goal the API takes: 0 < goal <= 0.999
+	// (pulumi-gcp v7.38.0 monitoring.SloArgs.Goal).
+	MaxSLOTargetPercent = 99.9
+	// MinSLOWindowDays and MaxSLOWindowDays bound the rolling window: the API
+	// takes 1-30 days (monitoring.SloArgs.RollingPeriodDays); below a week the
+	// SRE workbook's burn-rate thresholds fall under 1, alerting on a budget
+	// that is not being overspent.
+	MinSLOWindowDays = 7
+	MaxSLOWindowDays = 30
 )
 
 var (
@@ -42,6 +60,7 @@ var (
 	machineRE     = regexp.MustCompile(`^([a-z][a-z0-9]*)-(standard|highmem|highcpu)-([0-9]+)$`)
 	customRE      = regexp.MustCompile(`^(?:([a-z][a-z0-9]*)-)?custom-([0-9]+)-([0-9]+)$`)
 	cronRE        = regexp.MustCompile(`^[0-9*/,-]+( [0-9*/,-]+){4}$`)
+	decimalRE     = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
 )
 
 // rules collects problems for one Config.
@@ -338,6 +357,14 @@ func (r *rules) prefix(key, v string, shortest, longest int) (netip.Prefix, bool
 
 func (r *rules) monitoring() {
 	c := r.c
+	r.between(ns("logRetentionDays"), c.LogRetentionDays, 1, MaxLogRetentionDays, "days (a log bucket keeps logs 1 to 3650 days)")
+	r.between(ns("diskAlertPercent"), c.DiskAlertPercent, 50, 99, "percent")
+	r.between(ns("sloWindowDays"), c.SLOWindowDays, MinSLOWindowDays, MaxSLOWindowDays, "days (Cloud Monitoring's rolling SLO windows end at 30 days; below a week the burn-rate alerts lose their meaning)")
+	if k := ns("sloTargetPercent"); r.judge(k) && (c.SLOTargetPercent < MinSLOTargetPercent || c.SLOTargetPercent > MaxSLOTargetPercent) {
+		r.fail(k, strconv.FormatFloat(c.SLOTargetPercent, 'f', -1, 64),
+			fmt.Sprintf("is outside %v-%v percent: Cloud Monitoring takes goals up to 99.9%%, and below %v%% the fast burn-rate alert could never fire", MinSLOTargetPercent, MaxSLOTargetPercent, MinSLOTargetPercent),
+			fmt.Sprintf("pulumi config set %s 99.5", k))
+	}
 	k := ns("monitoring")
 	if !r.judge(k) {
 		return
