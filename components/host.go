@@ -65,6 +65,7 @@ type Host struct {
 	pulumi.ResourceState
 
 	InstanceName         pulumi.StringOutput
+	InstanceID           pulumi.StringOutput // the numeric id the Ops Agent's metrics carry
 	Zone                 pulumi.StringOutput
 	InternalAddress      pulumi.StringOutput // reserved; what the proxy targets
 	ExternalAddress      pulumi.StringOutput // reserved; egress and a stable identity
@@ -298,6 +299,7 @@ func NewHost(ctx *pulumi.Context, name string, args *HostArgs, opts ...pulumi.Re
 	}
 
 	c.InstanceName = vm.Name
+	c.InstanceID = vm.InstanceId
 	c.Zone = vm.Zone
 	c.InternalAddress = internal.Address
 	c.ExternalAddress = external.Address
@@ -306,7 +308,7 @@ func NewHost(ctx *pulumi.Context, name string, args *HostArgs, opts ...pulumi.Re
 	c.DataDiskName = disk.Name
 	c.AdminPasswordSecret = secretIDs["admin-password"]
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
-		"instanceName": c.InstanceName, "zone": c.Zone, "internalAddress": c.InternalAddress,
+		"instanceName": c.InstanceName, "instanceId": c.InstanceID, "zone": c.Zone, "internalAddress": c.InternalAddress,
 		"externalAddress": c.ExternalAddress, "serviceAccountEmail": c.ServiceAccountEmail,
 		"dataDiskName": c.DataDiskName, "adminPasswordSecret": c.AdminPasswordSecret,
 	}); err != nil {

@@ -2,11 +2,12 @@ package components
 
 import (
 	"fmt"
-	"github.com/dify-gcp/dify-gcp/topology"
 	"strings"
 	"time"
 
 	"github.com/dify-gcp/dify-gcp/hostscript"
+	"github.com/dify-gcp/dify-gcp/signals"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/monitoring"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
@@ -15,9 +16,10 @@ import (
 
 // MonitoringArgs describes what to watch and whom to tell.
 type MonitoringArgs struct {
-	Stack   string // backup log entries carry it in jsonPayload.stack
-	Project string
-	Emails  []string
+	Stack      string // backup log entries carry it in jsonPayload.stack
+	Deployment string // dify-<stack>: every alert's title starts "Dify <Deployment>"
+	Project    string
+	Emails     []string
 
 	// CheckURL is the https:// address the uptime check requests: the edge's
 	// https://DOMAIN when there is one (run.app is then off), else the
@@ -33,15 +35,30 @@ type MonitoringArgs struct {
 	// to sign-in), and the VM and proxy alerts watch Dify behind it.
 	BehindIAP bool
 
-	InstanceName      string
-	BackupAlertAfter  time.Duration // no successful backup for this long alerts
-	UptimeCheckPeriod time.Duration
+	InstanceName string
+	// InstanceID is the VM's numeric id: the Ops Agent's metrics carry it and
+	// not the name.
+	InstanceID pulumi.StringInput
+	// Service is the Cloud Run service's name, for the metric filters (known
+	// before the service exists: ServiceName waits for it).
+	Service string
+	// Signals holds the thresholds config sets: the backup alert's delay and
+	// the disk's percentage.
+	Signals signals.Settings
 }
 
 // Monitoring declares the alerts operators need before users notice: Dify not
-// answering, a backup failing or missing, the VM not running.
+// answering, a backup failing or missing, the VM not running, a disk filling
+// up, memory running out, the VM's agent silent, 5xx answers, and the proxy
+// unable to reach the VM (signals.Alerts lists them with their thresholds).
 type Monitoring struct {
 	pulumi.ResourceState
+
+	// Channels are the notification channels, which the SLO's burn-rate
+	// alerts notify too.
+	Channels pulumi.StringArray
+	// UptimeCheckID is the uptime check's id, which the dashboard charts.
+	UptimeCheckID pulumi.StringOutput
 }
 
 // NewMonitoring creates the notification channels, the uptime check and the
@@ -58,7 +75,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 	var channels pulumi.StringArray
 	for _, email := range args.Emails {
 		ch, err := monitoring.NewNotificationChannel(ctx, name+"-email-"+memberSlug(email), &monitoring.NotificationChannelArgs{
-			DisplayName: pulumi.String("Dify " + name + ": " + email),
+			DisplayName: pulumi.String("Dify " + args.Deployment + ": " + email),
 			Type:        pulumi.String("email"),
 			Labels:      pulumi.StringMap{"email_address": pulumi.String(email)},
 		}, child...)
@@ -109,9 +126,9 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		}
 	}
 	check, err := monitoring.NewUptimeCheckConfig(ctx, name+"-uptime", &monitoring.UptimeCheckConfigArgs{
-		DisplayName:     pulumi.String("Dify " + name + " " + topology.DifyHealthPath),
+		DisplayName:     pulumi.String("Dify " + args.Deployment + " " + topology.DifyHealthPath),
 		Timeout:         pulumi.String("10s"),
-		Period:          pulumi.String(seconds(args.UptimeCheckPeriod)),
+		Period:          pulumi.String(seconds(signals.UptimeCheckPeriod)),
 		HttpCheck:       httpCheck,
 		ContentMatchers: matchers,
 		MonitoredResource: &monitoring.UptimeCheckConfigMonitoredResourceArgs{
@@ -123,75 +140,176 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		return nil, fmt.Errorf("monitoring: uptime check: %w", err)
 	}
 
-	policies := []struct {
-		suffix, title, doc string
-		condition          *monitoring.AlertPolicyConditionArgs
-		rateLimited        bool
-	}{
-		{"uptime", "Dify " + name + " is not answering",
-			"The uptime check of " + topology.DifyHealthPath + " through the proxy failed from several regions. See docs/operations.md, \"Dify is not answering\".",
-			&monitoring.AlertPolicyConditionArgs{
-				DisplayName: pulumi.String("uptime check failing"),
-				ConditionThreshold: &monitoring.AlertPolicyConditionConditionThresholdArgs{
-					Filter:         pulumi.Sprintf(`metric.type="monitoring.googleapis.com/uptime_check/check_passed" AND resource.type="uptime_url" AND metric.label.check_id="%s"`, check.UptimeCheckId),
-					Comparison:     pulumi.String("COMPARISON_GT"),
-					ThresholdValue: pulumi.Float64(1),
-					Duration:       pulumi.String("60s"),
-					Aggregations: monitoring.AlertPolicyConditionConditionThresholdAggregationArray{&monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{
-						AlignmentPeriod: pulumi.String("1200s"), PerSeriesAligner: pulumi.String("ALIGN_NEXT_OLDER"),
-						CrossSeriesReducer: pulumi.String("REDUCE_COUNT_FALSE"), GroupByFields: pulumi.StringArray{pulumi.String("resource.label.*")},
-					}},
-					Trigger: &monitoring.AlertPolicyConditionConditionThresholdTriggerArgs{Count: pulumi.Int(1)},
-				},
-			}, false},
-		{"backup-missing", "Dify " + name + ": no successful backup for " + args.BackupAlertAfter.String(),
-			"No complete backup was logged for longer than the backup interval plus a margin, or none ever was. See docs/operations.md, \"Backups are missing\".",
-			backupMissing(args.BackupAlertAfter), false},
-		{"backup-failed", "Dify " + name + ": a backup failed",
-			"A backup run logged an error and wrote no manifest. See docs/operations.md, \"A backup failed\".",
-			&monitoring.AlertPolicyConditionArgs{
-				DisplayName: pulumi.String("backup run failed"),
-				ConditionMatchedLog: &monitoring.AlertPolicyConditionConditionMatchedLogArgs{
-					Filter: pulumi.String(fmt.Sprintf(`logName="projects/%s/logs/%s" AND jsonPayload.event="%s" AND jsonPayload.stack="%s" AND severity>=ERROR`,
-						args.Project, hostscript.BackupLogName, hostscript.BackupFailureEvent, args.Stack)),
-				},
-			}, true},
-		{"vm-down", "Dify " + name + ": the VM is not running",
-			"The VM reported no uptime for 10 minutes: stopped, deleted or crashed. See docs/operations.md, \"The VM is not running\".",
-			&monitoring.AlertPolicyConditionArgs{
-				DisplayName: pulumi.String("VM uptime absent"),
-				ConditionAbsent: &monitoring.AlertPolicyConditionConditionAbsentArgs{
-					Filter:   pulumi.String(fmt.Sprintf(`metric.type="compute.googleapis.com/instance/uptime" AND resource.type="gce_instance" AND metric.label.instance_name="%s"`, args.InstanceName)),
-					Duration: pulumi.String("600s"),
-					Aggregations: monitoring.AlertPolicyConditionConditionAbsentAggregationArray{&monitoring.AlertPolicyConditionConditionAbsentAggregationArgs{
-						AlignmentPeriod: pulumi.String("300s"), PerSeriesAligner: pulumi.String("ALIGN_MEAN"),
-					}},
-				},
-			}, false},
+	// Each alert of the catalog with the condition that detects it. The
+	// catalog (signals.Alerts) gives the title, the severity and the runbook
+	// section, which docs/operations.md explains; the stack tests hold the
+	// policies declared here to it.
+	onInstance := func(build func(id string) string) pulumi.StringOutput {
+		return args.InstanceID.ToStringOutput().ApplyT(build).(pulumi.StringOutput)
 	}
-	for _, p := range policies {
-		pa := &monitoring.AlertPolicyArgs{
-			DisplayName:          pulumi.String(p.title),
-			Combiner:             pulumi.String("OR"),
-			Conditions:           monitoring.AlertPolicyConditionArray{p.condition},
-			NotificationChannels: channels,
-			Severity:             pulumi.String("CRITICAL"),
-			Documentation:        &monitoring.AlertPolicyDocumentationArgs{Content: pulumi.String(p.doc), MimeType: pulumi.String("text/markdown")},
+	conditions := map[string]*monitoring.AlertPolicyConditionArgs{
+		"uptime": {
+			DisplayName: pulumi.String("uptime check failing"),
+			ConditionThreshold: &monitoring.AlertPolicyConditionConditionThresholdArgs{
+				Filter:         pulumi.Sprintf(`metric.type="monitoring.googleapis.com/uptime_check/check_passed" AND resource.type="uptime_url" AND metric.label.check_id="%s"`, check.UptimeCheckId),
+				Comparison:     pulumi.String("COMPARISON_GT"),
+				ThresholdValue: pulumi.Float64(1),
+				Duration:       pulumi.String("60s"),
+				Aggregations: monitoring.AlertPolicyConditionConditionThresholdAggregationArray{&monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{
+					AlignmentPeriod: pulumi.String("1200s"), PerSeriesAligner: pulumi.String("ALIGN_NEXT_OLDER"),
+					CrossSeriesReducer: pulumi.String("REDUCE_COUNT_FALSE"), GroupByFields: pulumi.StringArray{pulumi.String("resource.label.*")},
+				}},
+				Trigger: &monitoring.AlertPolicyConditionConditionThresholdTriggerArgs{Count: pulumi.Int(1)},
+			},
+		},
+		"backup-missing": backupMissing(args.Signals.BackupAlertAfter),
+		"backup-failed": {
+			DisplayName: pulumi.String("backup run failed"),
+			ConditionMatchedLog: &monitoring.AlertPolicyConditionConditionMatchedLogArgs{
+				Filter: pulumi.String(fmt.Sprintf(`logName="projects/%s/logs/%s" AND jsonPayload.event="%s" AND jsonPayload.stack="%s" AND severity>=ERROR`,
+					args.Project, hostscript.BackupLogName, hostscript.BackupFailureEvent, args.Stack)),
+			},
+		},
+		"vm-down": {
+			DisplayName: pulumi.String("VM uptime absent"),
+			ConditionAbsent: &monitoring.AlertPolicyConditionConditionAbsentArgs{
+				Filter:   pulumi.String(signals.Filter(signals.ComputeUptime, signals.GCEInstance, signals.InstanceName(args.InstanceName))),
+				Duration: pulumi.String("600s"),
+				Aggregations: monitoring.AlertPolicyConditionConditionAbsentAggregationArray{&monitoring.AlertPolicyConditionConditionAbsentAggregationArgs{
+					AlignmentPeriod: pulumi.String("300s"), PerSeriesAligner: pulumi.String("ALIGN_MEAN"),
+				}},
+			},
+		},
+		// Each disk is its own series (by device), so the incident names the
+		// full one; state "used" leaves out the blocks ext4 reserves.
+		"disk": threshold("disk used above the threshold",
+			onInstance(func(id string) string {
+				return signals.Filter(signals.AgentDiskPercent, signals.GCEInstance, signals.Instance(id), signals.Eq("metric.label.state", "used"))
+			}),
+			"COMPARISON_GT", float64(args.Signals.DiskPercent), signals.DiskFor, time.Minute, "ALIGN_MEAN", ""),
+		"memory": threshold("memory in use by processes",
+			onInstance(func(id string) string {
+				return signals.Filter(signals.AgentMemoryPercent, signals.GCEInstance, signals.Instance(id), signals.Eq("metric.label.state", "used"))
+			}),
+			"COMPARISON_GT", signals.MemoryPercent, signals.MemoryFor, time.Minute, "ALIGN_MEAN", ""),
+		"agent-silent": agentSilent(onInstance(func(id string) string {
+			return signals.Filter(signals.AgentUptime, signals.GCEInstance, signals.Instance(id))
+		})),
+		"server-errors": serverErrors(args.Service),
+		// The proxy's own 502 and 504 are its log entries of severity ERROR
+		// (signals.ProxyOwnErrorSeverity), counted in log_entry_count, a
+		// metric every project has.
+		"unreachable": threshold("the proxy's own 502/504 answers",
+			pulumi.String(signals.Filter(signals.LogEntryCount, signals.RunRevision, signals.Service(args.Service),
+				signals.Eq("metric.label.log", signals.RunStdoutLog), signals.Eq("metric.label.severity", signals.ProxyOwnErrorSeverity))).ToStringOutput(),
+			"COMPARISON_GT", signals.UnreachableCount-1, 0, signals.UnreachableWindow, "ALIGN_SUM", "REDUCE_SUM"),
+	}
+	for _, a := range signals.Alerts(args.Signals) {
+		if a.SLO {
+			continue // the SLO component declares the burn-rate alerts
 		}
-		if p.rateLimited {
+		cond, ok := conditions[a.ID]
+		if !ok {
+			return nil, fmt.Errorf("monitoring: alert %s of the catalog has no condition", a.ID)
+		}
+		delete(conditions, a.ID)
+		pa := &monitoring.AlertPolicyArgs{
+			DisplayName:          pulumi.String("Dify " + args.Deployment + a.Title),
+			Combiner:             pulumi.String("OR"),
+			Conditions:           monitoring.AlertPolicyConditionArray{cond},
+			NotificationChannels: channels,
+			Severity:             pulumi.String(a.Severity),
+			Documentation:        alertDocumentation(a),
+		}
+		if cond.ConditionMatchedLog != nil {
 			// Log-match conditions require a notification rate limit.
 			pa.AlertStrategy = &monitoring.AlertPolicyAlertStrategyArgs{
 				NotificationRateLimit: &monitoring.AlertPolicyAlertStrategyNotificationRateLimitArgs{Period: pulumi.String("3600s")},
 			}
 		}
-		if _, err := monitoring.NewAlertPolicy(ctx, name+"-"+p.suffix, pa, child...); err != nil {
-			return nil, fmt.Errorf("monitoring: alert %s: %w", p.suffix, err)
+		if _, err := monitoring.NewAlertPolicy(ctx, name+"-"+a.ID, pa, child...); err != nil {
+			return nil, fmt.Errorf("monitoring: alert %s: %w", a.ID, err)
 		}
 	}
-	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{}); err != nil {
+	if len(conditions) > 0 {
+		return nil, fmt.Errorf("monitoring: %d conditions are not in the alert catalog (signals.Alerts)", len(conditions))
+	}
+	c.Channels = channels
+	c.UptimeCheckID = check.UptimeCheckId
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"uptimeCheckId": c.UptimeCheckID}); err != nil {
 		return nil, fmt.Errorf("monitoring: %w", err)
 	}
 	return c, nil
+}
+
+// alertDocumentation is what the notification says: when the alert fires,
+// why there, and where the runbook is.
+func alertDocumentation(a signals.Alert) *monitoring.AlertPolicyDocumentationArgs {
+	return &monitoring.AlertPolicyDocumentationArgs{
+		Content:  pulumi.String(fmt.Sprintf("Fires when %s (%s). See docs/operations.md, %q.", a.Fires, a.Why, a.Section)),
+		MimeType: pulumi.String("text/markdown"),
+	}
+}
+
+// threshold is a metric-threshold condition over one aggregation: each
+// series aligned with aligner over alignment (and reduced with reducer, when
+// set), compared with value for the duration.
+func threshold(display string, filter pulumi.StringOutput, comparison string, value float64, duration, alignment time.Duration, aligner, reducer string) *monitoring.AlertPolicyConditionArgs {
+	agg := &monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{
+		AlignmentPeriod: pulumi.String(seconds(alignment)), PerSeriesAligner: pulumi.String(aligner),
+	}
+	if reducer != "" {
+		agg.CrossSeriesReducer = pulumi.String(reducer)
+	}
+	return &monitoring.AlertPolicyConditionArgs{
+		DisplayName: pulumi.String(display),
+		ConditionThreshold: &monitoring.AlertPolicyConditionConditionThresholdArgs{
+			Filter:         filter,
+			Comparison:     pulumi.String(comparison),
+			ThresholdValue: pulumi.Float64(value),
+			Duration:       pulumi.String(seconds(duration)),
+			Aggregations:   monitoring.AlertPolicyConditionConditionThresholdAggregationArray{agg},
+			Trigger:        &monitoring.AlertPolicyConditionConditionThresholdTriggerArgs{Count: pulumi.Int(1)},
+		},
+	}
+}
+
+// agentWindow is how far back the agent alert looks for uptime.
+const agentWindow = 5 * time.Minute
+
+// agentSilent fires when the Ops Agent's own uptime (a free metric,
+// agent.googleapis.com/agent/*) stops growing, or never appears: missing
+// data counts as a violation, so a VM whose agent was never installed is
+// reported too, as the missed-backup alert does for backups.
+func agentSilent(filter pulumi.StringOutput) *monitoring.AlertPolicyConditionArgs {
+	c := threshold("Ops Agent uptime absent", filter, "COMPARISON_LT", 0.5, signals.AgentSilentFor-agentWindow, agentWindow, "ALIGN_RATE", "REDUCE_SUM")
+	c.ConditionThreshold.(*monitoring.AlertPolicyConditionConditionThresholdArgs).EvaluationMissingData = pulumi.String("EVALUATION_MISSING_DATA_ACTIVE")
+	return c
+}
+
+// serverErrors is the share of the service's requests answered 5xx: a ratio
+// of two filters over the same metric, each aligned and summed alike.
+func serverErrors(service string) *monitoring.AlertPolicyConditionArgs {
+	agg := func() monitoring.AlertPolicyConditionConditionThresholdAggregationArray {
+		return monitoring.AlertPolicyConditionConditionThresholdAggregationArray{&monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{
+			AlignmentPeriod: pulumi.String("300s"), PerSeriesAligner: pulumi.String("ALIGN_RATE"), CrossSeriesReducer: pulumi.String("REDUCE_SUM"),
+		}}
+	}
+	return &monitoring.AlertPolicyConditionArgs{
+		DisplayName: pulumi.String("share of 5xx answers"),
+		ConditionThreshold: &monitoring.AlertPolicyConditionConditionThresholdArgs{
+			Filter:            pulumi.String(signals.Filter(signals.RunRequestCount, signals.RunRevision, signals.Service(service), `metric.label.response_code_class="5xx"`)),
+			DenominatorFilter: pulumi.String(signals.TotalFilter(service)),
+			Comparison:        pulumi.String("COMPARISON_GT"),
+			ThresholdValue:    pulumi.Float64(signals.ServerErrorRatio),
+			Duration:          pulumi.String(seconds(signals.ServerErrorFor)),
+			Aggregations:      agg(),
+			DenominatorAggregations: monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArray{&monitoring.AlertPolicyConditionConditionThresholdDenominatorAggregationArgs{
+				AlignmentPeriod: pulumi.String("300s"), PerSeriesAligner: pulumi.String("ALIGN_RATE"), CrossSeriesReducer: pulumi.String("REDUCE_SUM"),
+			}},
+			Trigger: &monitoring.AlertPolicyConditionConditionThresholdTriggerArgs{Count: pulumi.Int(1)},
+		},
+	}
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%ds", int(d.Seconds())) }

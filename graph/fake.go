@@ -51,6 +51,16 @@ func fakeState(project, typ, name string, inputs resource.PropertyMap, preview b
 	if isCompute {
 		id = path
 	}
+	if typ == "gcp:monitoring/dashboard:Dashboard" {
+		// The provider's id is the API's name, projects/NUMBER/dashboards/ID
+		// with a server-chosen ID (resource_monitoring_dashboard.go sets
+		// d.SetId(res["name"])).
+		d := digest(name)
+		id = "projects/" + FakeProjectNumber + "/dashboards/" + d[:8] + "-" + d[8:12] + "-" + d[12:16] + "-" + d[16:20] + "-" + d[20:32]
+		if !preview {
+			symbols[id[strings.LastIndex(id, "/")+1:]] = fmt.Sprintf("<id of %s>", name)
+		}
+	}
 	if preview {
 		return id, state
 	}
@@ -99,6 +109,11 @@ func fakeState(project, typ, name string, inputs resource.PropertyMap, preview b
 		set("name", "projects/"+FakeProjectNumber+"/secrets/"+str("secretId"))
 	case "gcp:compute/instance:Instance":
 		set("instanceId", digest(physical)[:19])
+	case "gcp:monitoring/customService:CustomService":
+		// The API names a service projects/NUMBER/services/ID.
+		set("name", "projects/"+FakeProjectNumber+"/services/"+str("serviceId"))
+	case "gcp:monitoring/slo:Slo":
+		set("name", "projects/"+FakeProjectNumber+"/services/"+str("service")+"/serviceLevelObjectives/"+str("sloId"))
 	case "docker:index/image:Image":
 		image := str("imageName")
 		repo := image

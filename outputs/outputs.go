@@ -42,6 +42,9 @@ const (
 	// AdminPasswordSecret is the Secret Manager secret id holding Dify's initial
 	// admin password (INIT_PASSWORD); reading it needs secretAccessor on it.
 	AdminPasswordSecret = "adminPasswordSecret"
+	// DashboardURL opens the stack's Cloud Monitoring dashboard in the
+	// console (docs/operations.md shows its layout).
+	DashboardURL = "dashboardUrl"
 )
 
 // Spec describes one output for documentation and checks.
@@ -68,6 +71,7 @@ func All() []Spec {
 		{VMServiceAccount, "Email of the VM's service account", "dify-prod-vm@acme.iam.gserviceaccount.com"},
 		{ProxyServiceAccount, "Email of the Cloud Run service's service account", "dify-prod-proxy@acme.iam.gserviceaccount.com"},
 		{AdminPasswordSecret, "Secret Manager secret id of Dify's initial admin password", "dify-prod-admin-password"},
+		{DashboardURL, "The stack's Cloud Monitoring dashboard in the console", "https://console.cloud.google.com/monitoring/dashboards/builder/0f1e2d3c-...?project=acme-dify-prod"},
 	}
 }
 

@@ -5,13 +5,12 @@
 package stack
 
 import (
-	"time"
-
 	"github.com/dify-gcp/dify-gcp/armor"
 	"github.com/dify-gcp/dify-gcp/components"
 	"github.com/dify-gcp/dify-gcp/config"
 	"github.com/dify-gcp/dify-gcp/hostscript"
 	"github.com/dify-gcp/dify-gcp/outputs"
+	"github.com/dify-gcp/dify-gcp/signals"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/organizations"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -152,15 +151,48 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		serviceURL, edgeAddress = edge.URL, edge.Address
 	}
 
+	// What the stack watches and shows: the log bucket's retention always,
+	// the alerts and the SLO with monitoring, the dashboard always (its
+	// uptime and SLO tiles say when there are none).
+	backendService := pulumi.String("").ToStringOutput()
+	if edge != nil {
+		backendService = edge.BackendServiceName
+	}
+	thresholds := signals.Settings{BackupAlertAfter: cfg.BackupAlertAfter(), DiskPercent: cfg.DiskAlertPercent,
+		SLO: signals.SLO{Percent: cfg.SLOTargetPercent, WindowDays: cfg.SLOWindowDays}}
+	if _, err := components.NewLogging(ctx, name+"-logging", &components.LoggingArgs{
+		Project: cfg.Project, RetentionDays: cfg.LogRetentionDays,
+		// Without monitoring there is no uptime check, and nothing to exclude.
+		ExcludeHealthChecks: cfg.ExcludeHealthCheckLogs && cfg.Monitoring, ServiceName: name, BackendService: backendService,
+	}, afterAPIs); err != nil {
+		return err
+	}
+	dashboardArgs := &components.DashboardArgs{
+		Project: cfg.Project, Deployment: name, Service: name, InstanceName: name, InstanceID: host.InstanceID,
+		DiskPercent: cfg.DiskAlertPercent,
+	}
 	if cfg.Monitoring {
-		if _, err := components.NewMonitoring(ctx, name+"-monitoring", &components.MonitoringArgs{
-			Stack: cfg.Stack, Project: cfg.Project, Emails: cfg.AlertEmails,
+		mon, err := components.NewMonitoring(ctx, name+"-monitoring", &components.MonitoringArgs{
+			Stack: cfg.Stack, Deployment: name, Project: cfg.Project, Emails: cfg.AlertEmails,
 			CheckURL: serviceURL, ServiceName: service.Name, ServiceLocation: cfg.Region,
 			Private: cfg.Access == config.Private, BehindIAP: cfg.Access == config.IAP,
-			InstanceName: name, BackupAlertAfter: cfg.BackupAlertAfter(), UptimeCheckPeriod: 5 * time.Minute,
-		}, afterAPIs); err != nil {
+			InstanceName: name, InstanceID: host.InstanceID, Service: name, Signals: thresholds,
+		}, afterAPIs)
+		if err != nil {
 			return err
 		}
+		slo, err := components.NewSLO(ctx, name+"-slo", &components.SLOArgs{
+			Project: cfg.Project, Region: cfg.Region, Deployment: name, Service: name,
+			Objective: thresholds.SLO, Signals: thresholds, Channels: mon.Channels,
+		}, afterAPIs)
+		if err != nil {
+			return err
+		}
+		dashboardArgs.UptimeCheckID, dashboardArgs.SLOName = mon.UptimeCheckID, slo.Name
+	}
+	dashboard, err := components.NewDashboard(ctx, name+"-dashboard", dashboardArgs, afterAPIs)
+	if err != nil {
+		return err
 	}
 
 	for k, v := range map[string]pulumi.Input{
@@ -178,6 +210,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		outputs.VMServiceAccount:    host.ServiceAccountEmail,
 		outputs.ProxyServiceAccount: service.ServiceAccountEmail,
 		outputs.AdminPasswordSecret: host.AdminPasswordSecret,
+		outputs.DashboardURL:        dashboard.URL,
 	} {
 		ctx.Export(k, v)
 	}
