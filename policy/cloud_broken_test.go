@@ -174,7 +174,7 @@ func TestCloudRulesFailOnBrokenStacks(t *testing.T) {
 		byName[v.name] = v
 	}
 	covered := map[string]bool{}
-	for _, c := range cloudCases() {
+	for _, c := range append(cloudCases(), signalCases()...) {
 		covered[c.rule] = true
 		t.Run(c.rule+"/"+c.name, func(t *testing.T) {
 			rule, ok := policy.Find(policy.CloudRules(), c.rule)

@@ -42,6 +42,7 @@ func ServiceAPIs() map[string]string {
 		secrets  = "secretmanager.googleapis.com"
 		iam      = "iam.googleapis.com"
 		monitor  = "monitoring.googleapis.com"
+		logs     = "logging.googleapis.com"
 		crm      = "cloudresourcemanager.googleapis.com"
 		usage    = "serviceusage.googleapis.com"
 	)
@@ -85,6 +86,12 @@ func ServiceAPIs() map[string]string {
 		typeAlertPolicy: monitor,
 		typeChannel:     monitor,
 		typeUptimeCheck: monitor,
+		// What the stack watches and shows.
+		typeCustomService: monitor,
+		typeSLO:           monitor,
+		typeDashboard:     monitor,
+		typeBucketConfig:  logs,
+		typeLogExclusion:  logs,
 	}
 }
 
