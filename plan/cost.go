@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/dify-gcp/dify-gcp/armor"
 	"github.com/dify-gcp/dify-gcp/config"
+	"github.com/dify-gcp/dify-gcp/signals"
 )
 
 // HoursPerMonth is the month Google's price pages use.
@@ -49,6 +51,13 @@ func Prices() map[string]Price {
 		"armor/policy":              {5, "policy-month", "cloud.google.com/armor/pricing (Standard)", true},
 		"armor/rule":                {1, "rule-month", "cloud.google.com/armor/pricing (Standard)", true},
 		"armor/requests":            {0.75, "million requests", "cloud.google.com/armor/pricing (Standard)", true},
+		// What the stack watches and shows.
+		"logging/ingestion":   {0.50, "GiB ingested over the first 50 GiB of each project and month", "shared/reference/gcp.md (Cloud Logging)", false},
+		"logging/retention":   {0.01, "GiB-month kept past 30 days", "shared/reference/gcp.md (Cloud Logging)", false},
+		"monitoring/metrics":  {0.258, "MiB ingested over the first 150 MiB of each billing account and month", "cloud.google.com/stackdriver/pricing (Monitoring data; agent.googleapis.com/agent/* is free)", true},
+		"monitoring/alerting": {1.50, "condition-month", "cloud.google.com/monitoring/alerts/cost-control (alerting policies)", true},
+		"monitoring/series":   {0.35, "million time series returned by alert conditions", "cloud.google.com/monitoring/alerts/cost-control (alerting policies)", true},
+		"monitoring/uptime":   {0.30, "thousand executions over the first million of each billing account and month", "cloud.google.com/stackdriver/pricing (uptime checks)", true},
 	}
 }
 
@@ -69,6 +78,43 @@ const (
 	// hundred people using Dify daily.
 	EdgeRequestsPerMonth = 3_000_000
 	EdgeGiBPerMonth      = 30
+
+	// Log volume. Every request to Dify leaves LogEntriesPerRequest entries
+	// (Cloud Run's request entry, the proxy's access line, Dify's nginx line
+	// and about one line of Dify's own), one more with the edge (the load
+	// balancer logs every request), of LogEntryKiB each on average with
+	// their resource and labels; Dify's containers, the startup script and
+	// the backups write ContainerLogGiBPerMonth besides. The requests are
+	// EdgeRequestsPerMonth. VPC flow logs and firewall logs (vended network
+	// logs, $0.25/GiB with no free allotment) depend on connections, not
+	// requests, and are not estimated.
+	LogEntriesPerRequest    = 4
+	LogEntryKiB             = 1.0
+	ContainerLogGiBPerMonth = 2.0
+	// FreeLogGiB is Cloud Logging's free ingestion per project and month.
+	FreeLogGiB = 50
+	// UptimeCheckers is how many checker locations probe the front door
+	// (every region: three in the USA, Europe, South America, Asia Pacific),
+	// each leaving as many request entries as a request.
+	UptimeCheckers = 6
+
+	// AgentChargeableSeries is how many chargeable time series the Ops
+	// Agent writes with the configuration of hostscript/startup/opsagent.sh
+	// (which leaves out its CPU, network, process and disk-I/O metrics):
+	// memory bytes and percent in 5 states (10), swap I/O in 2 directions,
+	// and disk bytes and percent used for 3 file systems (/, /boot/efi, the
+	// data disk) in 3 states (18). agent.googleapis.com/agent/* is free.
+	AgentChargeableSeries = 30
+	// MetricBytesPerPoint is how Cloud Monitoring counts a scalar point for
+	// billing; FreeMetricMiB is its free allotment per billing account, which
+	// every stack and workload of the account share.
+	MetricBytesPerPoint = 8
+	FreeMetricMiB       = 150
+	// AlertExecutionPeriod is how often Cloud Monitoring evaluates a
+	// condition in Google's alerting price examples; each evaluation of the
+	// stack's conditions returns about one time series (the disk condition
+	// one per file system).
+	AlertExecutionPeriod = 30 * time.Second
 )
 
 // Line is one item of the estimate.
@@ -94,9 +140,11 @@ func EstimateFor(cfg *config.Config) Estimate {
 	e := Estimate{
 		PricesAsOf: PricesAsOf,
 		Assumes: fmt.Sprintf("data disk %.0f%% full, %.0f%% of it changing daily, a backup %.0f%% of the used data; "+
-			"with the edge, %d million requests and %d GiB a month through it; "+
-			"Cloud Run requests, network egress and logging beyond the free tier are not included",
-			DataFullness*100, DailyChange*100, BackupShare*100, EdgeRequestsPerMonth/1_000_000, EdgeGiBPerMonth),
+			"%d million requests a month (through the edge, with %d GiB); %d log entries of %.0f KiB per request (%d with the edge) and %.0f GiB of the VM's own logs a month; "+
+			"%d chargeable Ops Agent series each minute; the free allotments of logs (per project) and metrics and uptime checks (per billing account) not used by anything else; "+
+			"Cloud Run requests, network egress and VPC flow and firewall logs are not included; dashboards and SLOs cost nothing",
+			DataFullness*100, DailyChange*100, BackupShare*100, EdgeRequestsPerMonth/1_000_000, EdgeGiBPerMonth,
+			LogEntriesPerRequest, LogEntryKiB, LogEntriesPerRequest+1, ContainerLogGiBPerMonth, AgentChargeableSeries),
 	}
 	add := func(item, qty string, usd float64, note string) {
 		usd = math.Round(usd*100) / 100
@@ -159,6 +207,7 @@ func EstimateFor(cfg *config.Config) Estimate {
 		add("Cloud Armor policy and rules", fmt.Sprintf("1 policy, %d rules", rules), pol.USD+float64(rules)*rule.USD, checkNote(pol))
 		add("Cloud Armor requests", fmt.Sprintf("%.0f million (assumed)", EdgeRequestsPerMonth/1e6), EdgeRequestsPerMonth/1e6*req.USD, checkNote(req))
 	}
+	signalLines(cfg, hours, add)
 	if cfg.ProxyMinInstances > 0 {
 		secs := float64(HoursPerMonth * 3600 * cfg.ProxyMinInstances)
 		cpu, mem := p["run/idle-vcpu"], p["run/idle-gib"]
@@ -167,6 +216,51 @@ func EstimateFor(cfg *config.Config) Estimate {
 	}
 	e.TotalUSD = math.Round(e.TotalUSD*100) / 100
 	return e
+}
+
+// signalLines prices what the stack watches: the logs it stores (and keeps
+// past 30 days), the Ops Agent's chargeable metrics over the hours the VM
+// runs, the alert conditions and the uptime checks.
+func signalLines(cfg *config.Config, vmHours float64, add func(item, qty string, usd float64, note string)) {
+	p := Prices()
+	perRequest := float64(LogEntriesPerRequest)
+	if cfg.Edge() {
+		perRequest++
+	}
+	const kib, gib = 1024.0, 1024.0 * 1024 * 1024
+	logGiB := float64(EdgeRequestsPerMonth)*perRequest*LogEntryKiB*kib/gib + ContainerLogGiBPerMonth
+	probes := 0.0
+	if cfg.Monitoring {
+		probes = UptimeCheckers * float64(HoursPerMonth) * float64(time.Hour/signals.UptimeCheckPeriod)
+		if !cfg.ExcludeHealthCheckLogs {
+			logGiB += probes * perRequest * LogEntryKiB * kib / gib
+		}
+	}
+	ing := p["logging/ingestion"]
+	add("logs stored (Cloud Logging)", fmt.Sprintf("%.1f GiB a month (assumed)", logGiB), math.Max(0, logGiB-FreeLogGiB)*ing.USD,
+		fmt.Sprintf("the first %d GiB of each project and month are free", FreeLogGiB))
+	if kept := logGiB * math.Max(0, float64(cfg.LogRetentionDays-30)) / 30; kept > 0 {
+		add("logs kept past 30 days", fmt.Sprintf("%.1f GiB (%d-day retention)", kept, cfg.LogRetentionDays), kept*p["logging/retention"].USD, "")
+	}
+
+	metric := p["monitoring/metrics"]
+	// The agent reports while the VM runs, once a minute per series.
+	mib := float64(AgentChargeableSeries) * vmHours * 60 * MetricBytesPerPoint / (1024 * 1024)
+	add("Ops Agent metrics", fmt.Sprintf("%.1f MiB, %d series", mib, AgentChargeableSeries), math.Max(0, mib-FreeMetricMiB)*metric.USD,
+		fmt.Sprintf("within the free %d MiB of the billing account; beyond it %.2f a month; %s", FreeMetricMiB, mib*metric.USD, checkNote(metric)))
+
+	if !cfg.Monitoring {
+		return
+	}
+	alerts := signals.Alerts(signals.Settings{BackupAlertAfter: cfg.BackupAlertAfter(), DiskPercent: cfg.DiskAlertPercent,
+		SLO: signals.SLO{Percent: cfg.SLOTargetPercent, WindowDays: cfg.SLOWindowDays}})
+	conditions := signals.Conditions(alerts)
+	cond, series := p["monitoring/alerting"], p["monitoring/series"]
+	returned := float64(conditions+2) * float64(HoursPerMonth) * float64(time.Hour/AlertExecutionPeriod) / 1e6
+	add("alert conditions", fmt.Sprintf("%d conditions in %d policies", conditions, len(alerts)),
+		float64(conditions)*cond.USD+returned*series.USD, checkNote(cond))
+	up := p["monitoring/uptime"]
+	add("uptime checks", fmt.Sprintf("%.0f executions", probes), math.Max(0, probes-1e6)/1000*up.USD, "within the free million of the billing account")
 }
 
 func checkNote(p Price) string {

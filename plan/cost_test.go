@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/dify-gcp/dify-gcp/config"
@@ -63,5 +64,72 @@ func TestEstimate(t *testing.T) {
 	min1.ProxyMinInstances = 1
 	if EstimateFor(&min1).TotalUSD <= always.TotalUSD {
 		t.Error("a minimum instance costs nothing")
+	}
+}
+
+func line(e Estimate, prefix string) *Line {
+	for i := range e.Lines {
+		if strings.HasPrefix(e.Lines[i].Item, prefix) {
+			return &e.Lines[i]
+		}
+	}
+	return nil
+}
+
+// What the signals cost: logs past the free allotment and past 30 days, the
+// Ops Agent's chargeable metrics, and, with monitoring, every alert
+// condition and the uptime checks.
+func TestEstimateSignals(t *testing.T) {
+	base := config.Config{MachineType: "e2-standard-2", Provisioning: config.Standard, BootDiskGiB: 30, DataDiskGiB: 100,
+		DataDiskType: "pd-balanced", SnapshotRetentionDays: 14, BackupIntervalHours: 6, BackupRetentionDays: 30,
+		LogRetentionDays: 30, DiskAlertPercent: 85, SLOTargetPercent: 99.5, SLOWindowDays: 28, ExcludeHealthCheckLogs: true}
+
+	quiet := EstimateFor(&base)
+	if l := line(quiet, "logs stored"); l == nil || l.USD != 0 {
+		t.Errorf("logs within the free 50 GiB cost %+v", l)
+	}
+	if l := line(quiet, "logs kept past 30 days"); l != nil {
+		t.Errorf("a 30-day retention costs nothing extra, got %+v", l)
+	}
+	if l := line(quiet, "Ops Agent metrics"); l == nil || l.USD != 0 || l.Quantity != "10.0 MiB, 30 series" {
+		t.Errorf("the agent's metrics within the free allotment: %+v", l)
+	}
+	if line(quiet, "alert conditions") != nil || line(quiet, "uptime checks") != nil {
+		t.Error("alerts priced without monitoring")
+	}
+
+	kept := base
+	kept.LogRetentionDays = 90
+	l := line(EstimateFor(&kept), "logs kept past 30 days")
+	stored := line(EstimateFor(&kept), "logs stored")
+	// 3 million requests x 4 entries x 1 KiB + 2 GiB = 13.44 GiB a month;
+	// 60 more days keep two months of it: 26.9 GiB at $0.01.
+	if stored == nil || stored.Quantity != "13.4 GiB a month (assumed)" || l == nil || l.USD != 0.27 {
+		t.Errorf("90-day retention: stored %+v, kept %+v, want 13.4 GiB and 0.27", stored, l)
+	}
+
+	watched := base
+	watched.Monitoring = true
+	e := EstimateFor(&watched)
+	a := line(e, "alert conditions")
+	// 13 conditions x $1.50, and (13+2) series every 30 s for 730 h, 1.31
+	// million, x $0.35/M: 19.50 + 0.46.
+	if a == nil || a.Quantity != "13 conditions in 11 policies" || a.USD != 19.96 {
+		t.Errorf("alert conditions %+v, want 13 in 11 policies for 19.96", a)
+	}
+	if u := line(e, "uptime checks"); u == nil || u.Quantity != "52560 executions" || u.USD != 0 {
+		t.Errorf("uptime checks %+v", u)
+	}
+	noisy := watched
+	noisy.ExcludeHealthCheckLogs = false
+	if line(EstimateFor(&noisy), "logs stored").Quantity == line(e, "logs stored").Quantity {
+		t.Error("keeping the probes' request logs stores nothing more")
+	}
+	sum := 0.0
+	for _, l := range e.Lines {
+		sum += l.USD
+	}
+	if d := sum - e.TotalUSD; d > 0.005 || d < -0.005 {
+		t.Errorf("total %.2f is not the sum of its lines %.2f", e.TotalUSD, sum)
 	}
 }

@@ -134,9 +134,16 @@ func tableSettings() map[string][]string {
 		"cloudrunv2/service":                   {"ingress", "labels." + topology.AccessLabel, "template.containers[0].image", "template.containers[0].envs", "template.timeout", "template.scaling", "template.vpcAccess.egress"},
 		"cloudrunv2/serviceIamMember":          iam,
 		"monitoring/uptimeCheckConfig":         {"httpCheck.path", "period"},
-		"monitoring/alertPolicy":               {"displayName", "notificationChannels"},
-		"monitoring/notificationChannel":       {"type", "labels"},
-		"logging/metric":                       {"filter"},
+		"monitoring/alertPolicy": {"displayName", "notificationChannels", "severity", "combiner",
+			"conditions[0].conditionThreshold.thresholdValue", "conditions[0].conditionThreshold.duration", "conditions[0].conditionAbsent.duration",
+			"conditions[1].conditionThreshold.thresholdValue"},
+		"logging/projectBucketConfig":    {"bucketId", "location", "retentionDays"},
+		"logging/projectExclusion":       {"name", "filter"},
+		"monitoring/customService":       {"serviceId"},
+		"monitoring/slo":                 {"goal", "rollingPeriodDays", "requestBasedSli"},
+		"monitoring/dashboard":           {"dashboardJson"},
+		"monitoring/notificationChannel": {"type", "labels"},
+		"logging/metric":                 {"filter"},
 	}
 }
 
