@@ -56,11 +56,12 @@ ensure_docker() {
 		apt_install docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin
 		compose_is_recent || die "Docker Compose $(docker compose version --short) is older than $MIN_COMPOSE_VERSION"
 	fi
-	# Container logs rotate instead of filling the boot disk.
+	# Container logs rotate instead of filling the boot disk, and each line
+	# carries its compose service, which the Ops Agent turns into a label.
 	install_file /etc/docker/daemon.json 0644 <<'JSON'
 {
   "log-driver": "json-file",
-  "log-opts": { "max-size": "20m", "max-file": "5" }
+  "log-opts": { "max-size": "20m", "max-file": "5", "labels": "com.docker.compose.service" }
 }
 JSON
 	if ((CHANGED)) && systemctl is-active -q docker; then
