@@ -40,8 +40,12 @@ func (d Dashboard) SVG() string {
 			fill = "#f1f3f4"
 		}
 		fmt.Fprintf(&b, `  <rect x="%d" y="%d" width="%d" height="%d" rx="6" fill="%s" stroke="#5f6368"/>`+"\n", x, y, w, h, fill)
-		for i, l := range wrap(t.Widget.Title, w/7) {
+		lines := wrap(t.Widget.Title, w/7)
+		for i, l := range lines {
 			fmt.Fprintf(&b, `  <text x="%d" y="%d">%s</text>`+"\n", x+8, y+20+16*i, html.EscapeString(l))
+		}
+		for i, r := range reads(t.Widget) {
+			fmt.Fprintf(&b, `  <text x="%d" y="%d" fill="#1a73e8" font-size="11">%s</text>`+"\n", x+8, y+26+16*len(lines)+14*i, html.EscapeString(strings.Trim(r, "`")))
 		}
 		fmt.Fprintf(&b, `  <text x="%d" y="%d" fill="#5f6368" font-size="11">%s</text>`+"\n", x+8, y+h-10, html.EscapeString(kind(t.Widget)))
 	}
