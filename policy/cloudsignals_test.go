@@ -90,14 +90,7 @@ func signalCases() []cloudCase {
 			set(t, a, `select_slo_burn_rate("projects/acme-dify-prod/services/dify-prod/serviceLevelObjectives/other", "21600s")`, "conditions", 0, "conditionThreshold", "filter")
 			set(t, a, `select_slo_burn_rate("projects/acme-dify-prod/services/dify-prod/serviceLevelObjectives/other", "1800s")`, "conditions", 1, "conditionThreshold", "filter")
 			delete(a.PropertyDeps, "conditions")
-			slo := first(t, *s, tSLO, nil)
-			var keep []string
-			for _, u := range a.DependsOn {
-				if u != slo.URN {
-					keep = append(keep, u)
-				}
-			}
-			a.DependsOn = keep
+			dropDependency(a, first(t, *s, tSLO, nil).URN)
 		}, "does not wait for the SLO it selects"},
 		{"alert-slo-selector", "prod", "another stack's SLO", func(t *testing.T, s *policy.Stack) {
 			a := alert("-slo-burn-slow")(t, s)

@@ -128,6 +128,17 @@ func del(t *testing.T, r *policy.Resource, path ...any) {
 	delete(m, key)
 }
 
+// dropDependency makes r no longer wait explicitly for the resource urn.
+func dropDependency(r *policy.Resource, urn string) {
+	var keep []string
+	for _, u := range r.DependsOn {
+		if u != urn {
+			keep = append(keep, u)
+		}
+	}
+	r.DependsOn = keep
+}
+
 // remove drops every resource of a type from the stack.
 func remove(s *policy.Stack, typ string) {
 	var keep []policy.Resource

@@ -33,6 +33,19 @@ func requireNginx(t *testing.T) {
 	}
 }
 
+// getAs requests url with the user agent ua and reads the answer.
+func getAs(t *testing.T, url, ua string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("User-Agent", ua)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
 // httpRequestEntry is a request entry as Cloud Run and the load balancer
 // write it: LogEntry with an httpRequest (cloud.google.com/logging/docs/reference/v2/rest/v2/LogEntry#HttpRequest).
 func httpRequestEntry(logName, resourceType string, labels map[string]any, ua string, status int) map[string]any {
@@ -64,14 +77,7 @@ func proxyLines(t *testing.T, backendUp bool, requests map[string]string) map[st
 	t.Cleanup(p.Stop)
 	out := map[string]map[string]any{}
 	for path, ua := range requests {
-		req, _ := http.NewRequest("GET", p.URL(path), nil)
-		req.Header.Set("User-Agent", ua)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		getAs(t, p.URL(path), ua)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for len(out) < len(requests) && time.Now().Before(deadline) {
@@ -138,14 +144,7 @@ http {
 	}
 	out := map[string]string{}
 	for path, ua := range requests {
-		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
-		req.Header.Set("User-Agent", ua)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		getAs(t, "http://"+addr+path, ua)
 	}
 	time.Sleep(50 * time.Millisecond)
 	b, _ := os.ReadFile(filepath.Join(dir, "access.log"))
