@@ -18,9 +18,34 @@ import (
 
 	"github.com/dify-gcp/dify-gcp/proxy"
 	"github.com/dify-gcp/dify-gcp/proxy/proxytest"
+	"gopkg.in/yaml.v3"
 )
 
 const probeUA = UptimeCheckUserAgent + "(https://cloud.google.com/monitoring)"
+
+// upstream returns Dify's own docker/ folder of a release, from
+// ../shared/upstream or DIFY_UPSTREAM_DIR (relative to the repository root),
+// as the hostscript tests find it. Missing, it fails under CI=true and skips
+// loudly elsewhere: these tests are worth nothing on an excerpt.
+func upstream(t *testing.T, version string) string {
+	t.Helper()
+	root := os.Getenv("DIFY_UPSTREAM_DIR")
+	switch {
+	case root == "":
+		root = filepath.Join("..", "..", "shared", "upstream")
+	case !filepath.IsAbs(root):
+		root = filepath.Join("..", root)
+	}
+	dir := filepath.Join(root, "dify-"+version, "docker")
+	if _, err := os.Stat(filepath.Join(dir, "docker-compose.yaml")); err != nil {
+		msg := fmt.Sprintf("Dify %s's docker/ folder is not at %s (%v)", version, dir, err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip("SKIPPED, NOT PASSED: " + msg)
+	}
+	return dir
+}
 
 // requireNginx skips without Debian's nginx, and fails under CI=true.
 func requireNginx(t *testing.T) {
@@ -98,12 +123,9 @@ func proxyLines(t *testing.T, backendUp bool, requests map[string]string) map[st
 func difyNginxLines(t *testing.T, requests map[string]string) map[string]string {
 	t.Helper()
 	requireNginx(t)
-	tmpl, err := os.ReadFile("../../shared/upstream/dify-1.8.1/docker/nginx/nginx.conf.template")
+	tmpl, err := os.ReadFile(filepath.Join(upstream(t, "1.8.1"), "nginx", "nginx.conf.template"))
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skipf("SKIPPED, NOT PASSED: the upstream Dify folder is missing: %v", err)
+		t.Fatal(err)
 	}
 	format := regexp.MustCompile(`(?s)log_format\s+main\s.*?;`).Find(tmpl)
 	if format == nil {
@@ -227,6 +249,29 @@ func TestHealthCheckExclusion(t *testing.T) {
 		if got := q.eval(c.entry); got != c.dropped {
 			js, _ := json.Marshal(c.entry)
 			t.Errorf("%s: dropped = %v, want %v\n%s", c.name, got, c.dropped, js)
+		}
+	}
+}
+
+// The compose services the exclusion, the runbook and the dashboard name are
+// services of Dify's real compose files, whose containers carry them in the
+// label com.docker.compose.service.
+func TestServicesAreDifys(t *testing.T) {
+	for _, release := range []string{"1.8.1", "1.9.1"} {
+		b, err := os.ReadFile(filepath.Join(upstream(t, release), "docker-compose.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var compose struct {
+			Services map[string]any `yaml:"services"`
+		}
+		if err := yaml.Unmarshal(b, &compose); err != nil {
+			t.Fatalf("%s: %v", release, err)
+		}
+		for _, s := range []string{"nginx", "api", "worker", "plugin_daemon"} {
+			if _, ok := compose.Services[s]; !ok {
+				t.Errorf("%s has no compose service %q", release, s)
+			}
 		}
 	}
 }
