@@ -298,7 +298,7 @@ func serverErrors(service string) *monitoring.AlertPolicyConditionArgs {
 	return &monitoring.AlertPolicyConditionArgs{
 		DisplayName: pulumi.String("share of 5xx answers"),
 		ConditionThreshold: &monitoring.AlertPolicyConditionConditionThresholdArgs{
-			Filter:            pulumi.String(signals.Filter(signals.RunRequestCount, signals.RunRevision, signals.Service(service), `metric.label.response_code_class="5xx"`)),
+			Filter:            pulumi.String(signals.BadFilter(service)),
 			DenominatorFilter: pulumi.String(signals.TotalFilter(service)),
 			Comparison:        pulumi.String("COMPARISON_GT"),
 			ThresholdValue:    pulumi.Float64(signals.ServerErrorRatio),

@@ -24,7 +24,7 @@ type SLOArgs struct {
 // SLO is the availability SLO of the front door, with the SRE workbook's
 // multiwindow burn-rate alerts instead of a page on every blip: a custom
 // service (the Cloud Run service as the telemetry), a request-based SLO over
-// run.googleapis.com/request_count (good: not 5xx), and a fast and a slow
+// run.googleapis.com/request_count (bad: 5xx; good: the rest), and a fast and a slow
 // burn-rate alert, each firing only while both its long and its short window
 // burn too fast.
 type SLO struct {
@@ -68,7 +68,7 @@ func NewSLO(ctx *pulumi.Context, name string, args *SLOArgs, opts ...pulumi.Reso
 		RollingPeriodDays: pulumi.Int(args.Objective.WindowDays),
 		RequestBasedSli: &monitoring.SloRequestBasedSliArgs{
 			GoodTotalRatio: &monitoring.SloRequestBasedSliGoodTotalRatioArgs{
-				GoodServiceFilter:  pulumi.String(signals.GoodFilter(args.Service)),
+				BadServiceFilter:   pulumi.String(signals.BadFilter(args.Service)),
 				TotalServiceFilter: pulumi.String(signals.TotalFilter(args.Service)),
 			},
 		},

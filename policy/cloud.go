@@ -125,7 +125,7 @@ func CloudRules() []Policy {
 			ID: "slo-objective", Title: "An SLO's goal, window and request-based SLI are what the API takes",
 			Severity: High, Local: true,
 			Reference: "pulumi-gcp v7.38.0 monitoring.SloArgs (goal: 0 < goal <= 0.999; rollingPeriodDays: 1 to 30 days) and SloRequestBasedSliGoodTotalRatioArgs (exactly two of good, bad and total; DELTA or CUMULATIVE metrics)",
-			Fix:       "set dify-gcp:sloTargetPercent (95-99.9) and dify-gcp:sloWindowDays (7-30); give the SLI a good and a total filter (signals.GoodFilter, signals.TotalFilter)",
+			Fix:       "set dify-gcp:sloTargetPercent (95-99.9) and dify-gcp:sloWindowDays (7-30); give the SLI two of the good, bad and total filters (signals.BadFilter, signals.TotalFilter)",
 			check:     checkSLOObjectives,
 		},
 		{

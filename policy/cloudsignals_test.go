@@ -108,7 +108,7 @@ func signalCases() []cloudCase {
 			set(t, first(t, *s, tSLO, nil), float64(90), "rollingPeriodDays")
 		}, "rollingPeriodDays 90 is not a whole number of days from 1 to 30"},
 		{"slo-objective", "private-with-monitoring", "good, bad and total at once", func(t *testing.T, s *policy.Stack) {
-			set(t, first(t, *s, tSLO, nil), `metric.type="run.googleapis.com/request_count" AND resource.type="cloud_run_revision"`, "requestBasedSli", "goodTotalRatio", "badServiceFilter")
+			set(t, first(t, *s, tSLO, nil), `metric.type="run.googleapis.com/request_count" AND resource.type="cloud_run_revision"`, "requestBasedSli", "goodTotalRatio", "goodServiceFilter")
 		}, "sets 3 of the good, bad and total filters"},
 
 		{"dashboard-json", "dev", "a zero the API leaves out", func(t *testing.T, s *policy.Stack) {

@@ -180,7 +180,7 @@ func BuildDashboard(in DashboardInputs) Dashboard {
 			chart("Proxy instances", "instances", line(Filter(RunInstanceCount, RunRevision, Service(in.Service)), mean("metric.label.state"), "")),
 		},
 		{
-			chart("5xx answers per second, by code", "requests/s", line(run(`metric.label.response_code_class="5xx"`), rate("metric.label.response_code"), "")),
+			chart("5xx answers per second, by code", "requests/s", line(BadFilter(in.Service), rate("metric.label.response_code"), "")),
 			chart("The proxy's own 502/504: the VM unreachable", "answers/min",
 				line(Filter(LogEntryCount, RunRevision, Service(in.Service), Eq("metric.label.log", RunStdoutLog), Eq("metric.label.severity", ProxyOwnErrorSeverity)),
 					&Aggregation{AlignmentPeriod: "60s", PerSeriesAligner: "ALIGN_SUM", CrossSeriesReducer: "REDUCE_SUM"}, "")),

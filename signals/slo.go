@@ -21,12 +21,14 @@ func (s SLO) Goal() float64 { return math.Round(s.Percent*1000) / 100000 }
 // Budget is the share of requests that may fail (0.005).
 func (s SLO) Budget() float64 { return 1 - s.Goal() }
 
-// GoodFilter and TotalFilter are the request-based SLI: requests to the
-// service without a 5xx answer, of all its requests. Cloud Monitoring needs
-// two of good, bad and total, each a DELTA or CUMULATIVE metric
-// (pulumi-gcp v7.38.0 monitoring.SloRequestBasedSliGoodTotalRatioArgs).
-func GoodFilter(service string) string {
-	return Filter(RunRequestCount, RunRevision, Service(service), `metric.label.response_code_class!="5xx"`)
+// BadFilter and TotalFilter are the request-based SLI: the service's requests
+// answered 5xx, of all its requests; the good ones are the rest (Cloud
+// Monitoring takes two of good, bad and total and assumes good + bad = total,
+// each a DELTA or CUMULATIVE metric: pulumi-gcp v7.38.0
+// monitoring.SloRequestBasedSliGoodTotalRatioArgs). Naming the bad ones
+// needs only equality, which every filter takes.
+func BadFilter(service string) string {
+	return Filter(RunRequestCount, RunRevision, Service(service), Eq("metric.label.response_code_class", "5xx"))
 }
 
 // TotalFilter counts every request the service answered.

@@ -142,7 +142,7 @@ func checkSignals(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			t.Error("the agent alert stays silent on a VM whose agent never reported")
 		}
 		se := p(policies, "server-errors")
-		if f := se.String("conditions[0].conditionThreshold.filter"); !strings.Contains(f, `response_code_class="5xx"`) || !strings.Contains(f, signals.Service(n)) ||
+		if f := se.String("conditions[0].conditionThreshold.filter"); f != signals.BadFilter(n) ||
 			se.String("conditions[0].conditionThreshold.denominatorFilter") != signals.TotalFilter(n) {
 			t.Errorf("server-errors is not the share of this service's 5xx: %v", se.Inputs)
 		}
@@ -159,7 +159,7 @@ func checkSignals(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		}
 		obj := thresholds(cfg).SLO
 		if num(t, slo, "goal") != obj.Goal() || int(num(t, slo, "rollingPeriodDays")) != cfg.SLOWindowDays ||
-			slo.String("requestBasedSli.goodTotalRatio.goodServiceFilter") != signals.GoodFilter(n) ||
+			slo.String("requestBasedSli.goodTotalRatio.badServiceFilter") != signals.BadFilter(n) ||
 			slo.String("requestBasedSli.goodTotalRatio.totalServiceFilter") != signals.TotalFilter(n) {
 			t.Errorf("SLO %v, want goal %v over %d days on %s", slo.Inputs, obj.Goal(), cfg.SLOWindowDays, n)
 		}
