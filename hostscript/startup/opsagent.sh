@@ -34,7 +34,7 @@ ops_agent_keyring() {
 	tmp=$(mktemp -d) || return 1
 	# A few quick retries for a network still settling at boot; a failure
 	# leaves Dify running, and the next boot (or a re-run) tries again.
-	curl -fsSL --retry 3 --retry-delay 2 --max-time 60 "$OPS_AGENT_REPO/doc/apt-key.gpg" -o "$tmp/key" || rc=$?
+	curl -fsSL --retry 2 --retry-delay 1 --max-time 60 "$OPS_AGENT_REPO/doc/apt-key.gpg" -o "$tmp/key" || rc=$?
 	if ((rc == 0)); then
 		GNUPGHOME=$tmp gpg --batch --quiet --import "$tmp/key" 2>/dev/null || rc=$?
 	fi
