@@ -30,7 +30,8 @@ const (
 	// UnreachableCount and UnreachableWindow: at least this many answers the
 	// proxy made up because the VM did not answer (its own 502 and 504),
 	// within the window. The uptime check alone sends six probes in five
-	// minutes, so a VM that is down trips it even without users.
+	// minutes, so a VM that is down trips it even without users (unless IAP
+	// stops the probes at its sign-in).
 	UnreachableCount  = 5
 	UnreachableWindow = 5 * time.Minute
 	// UptimeCheckPeriod is how often each checker probes the front door.
