@@ -60,6 +60,9 @@ type Config struct {
 	DifyVersion       string
 	PluginDaemonImage string // resolved: the override or the release's own
 	SandboxImage      string // resolved: the override or the release's own
+	// Images is every image the release runs, by compose service: the
+	// release table's, with the two overrides above applied.
+	Images map[string]string
 
 	BackupIntervalHours int
 	BackupRetentionDays int

@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"github.com/dify-gcp/dify-gcp/topology"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -23,19 +25,18 @@ import (
 // The host component fills them from validated config and resolved outputs; none of
 // them is secret (secrets are read on the VM from Secret Manager).
 type Values struct {
-	Stack               string // Pulumi stack name, e.g. "dev"
-	Project             string // Google Cloud project id
-	DifyVersion         string // e.g. "1.8.1": the git tag and the api/worker/web image tag
-	PluginDaemonImage   string // full image reference pinned for this Dify version
-	SandboxImage        string // full image reference pinned for this Dify version
-	DataDiskDevice      string // device name; the disk is /dev/disk/by-id/google-<DataDiskDevice>
-	PublicURL           string // https://... where users reach Dify (no trailing slash)
-	UploadLimitMiB      int    // Dify's UPLOAD_FILE_SIZE_LIMIT
-	BodyLimitMiB        int    // Dify's nginx client_max_body_size, same value the proxy uses
-	BackupBucket        string // bucket name, without gs://
-	BackupOnCalendar    string // systemd OnCalendar expression for the backup timer
-	AppSecretsSecret    string // Secret Manager secret id holding generated app secrets
-	AdminPasswordSecret string // Secret Manager secret id holding INIT_PASSWORD
+	Stack               string            // Pulumi stack name, e.g. "dev"
+	Project             string            // Google Cloud project id
+	DifyVersion         string            // e.g. "1.8.1": the git tag of the release's docker/ folder
+	Images              map[string]string // every service's pinned image (config.Release.Images)
+	DataDiskDevice      string            // device name; the disk is /dev/disk/by-id/google-<DataDiskDevice>
+	PublicURL           string            // https://... where users reach Dify (no trailing slash)
+	UploadLimitMiB      int               // Dify's UPLOAD_FILE_SIZE_LIMIT; every other upload limit is capped by it
+	BodyLimitMiB        int               // Dify's nginx client_max_body_size, same value the proxy uses
+	BackupBucket        string            // bucket name, without gs://
+	BackupOnCalendar    string            // systemd OnCalendar expression for the backup timer
+	AppSecretsSecret    string            // Secret Manager secret id holding generated app secrets
+	AdminPasswordSecret string            // Secret Manager secret id holding INIT_PASSWORD
 }
 
 // assets holds the template and every script it embeds. It is the package's
@@ -57,6 +58,25 @@ const (
 	BackupManifest     = "manifest.json"
 )
 
+// Services are the compose services the deployment runs (Dify's default
+// profile and its default vector store, weaviate); Values.Images pins each.
+func Services() []string {
+	return []string{"api", "db", "nginx", "plugin_daemon", "redis", "sandbox", "ssrf_proxy", "weaviate", "web", "worker", "worker_beat"}
+}
+
+// StatefulServices are the services whose image change needs a data
+// migration: the VM refuses an upgrade that changes one, naming it, before
+// anything moves. Dify 1.9.2 moves weaviate 1.19 -> 1.27 (v4 client); classes
+// created before stop working until Dify's migration is run
+// (langgenius/dify#27291). A PostgreSQL major version cannot read the data
+// folder of another.
+func StatefulServices() map[string]string {
+	return map[string]string{
+		"db":       "a PostgreSQL major-version upgrade of volumes/db/data (dump with the old image, restore with the new)",
+		"weaviate": "Dify's Weaviate v4 migration (docs.dify.ai, \"Weaviate Migration Guide\"; langgenius/dify#27291), or re-indexing every knowledge base",
+	}
+}
+
 const (
 	// heredocEnd closes the here-documents that carry embedded files; no file
 	// may contain it as a line of its own.
@@ -75,7 +95,8 @@ func Render(v Values) (string, error) {
 	t, err := template.New("startup.sh.tmpl").
 		Option("missingkey=error").
 		Funcs(template.FuncMap{
-			"shq": shellQuote, "inline": inlineFile, "file": embeddedFile,
+			"shq": shellQuote, "inline": inlineFile, "file": embeddedFile, "sorted": sortedKeys,
+			"stateful": StatefulServices,
 			// The facts the firewall, the proxy and the alerts agree on.
 			"difyPort": func() int { return topology.DifyPort }, "healthPath": func() string { return topology.DifyHealthPath },
 		}).
@@ -98,6 +119,12 @@ func Render(v Values) (string, error) {
 // parsed as shell syntax.
 func shellQuote(v any) string {
 	return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", `'\''`) + "'"
+}
+
+// sortedKeys returns m's keys in order, so the script renders the same
+// every time.
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 // inlineFile returns a function library for pasting into the script, without
@@ -159,13 +186,19 @@ func (v Values) Validate() error {
 	match("Stack", v.Stack, stackRE, "a stack name (letters, digits, '_', '.', '-')")
 	match("Project", v.Project, projectRE, "a Google Cloud project id (6-30 lowercase letters, digits, hyphens)")
 	match("DifyVersion", v.DifyVersion, versionRE, "a Dify release tag like 1.8.1")
-	for _, img := range []struct{ field, value string }{{"PluginDaemonImage", v.PluginDaemonImage}, {"SandboxImage", v.SandboxImage}} {
-		match(img.field, img.value, imageRE, "an image reference like langgenius/dify-sandbox:0.2.12")
-		if imageRE.MatchString(img.value) && !strings.Contains(img.value, "@") {
-			switch tag := imageTag(img.value); tag {
+	for _, s := range Services() {
+		field, img := "Images["+s+"]", v.Images[s]
+		match(field, img, imageRE, "an image reference like langgenius/dify-sandbox:0.2.12")
+		if imageRE.MatchString(img) && !strings.Contains(img, "@") {
+			switch tag := imageTag(img); tag {
 			case "", "latest":
-				bad(img.field, "%q is not pinned: give a version tag or a digest", img.value)
+				bad(field, "%q is not pinned: give a version tag or a digest", img)
 			}
+		}
+	}
+	for s := range v.Images {
+		if !slices.Contains(Services(), s) {
+			bad("Images", "%q is not a service this deployment runs (%s)", s, strings.Join(Services(), ", "))
 		}
 	}
 	match("DataDiskDevice", v.DataDiskDevice, deviceRE, "a Compute Engine device name (lowercase letters, digits, hyphens)")

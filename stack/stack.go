@@ -68,7 +68,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		Schedule: schedule, ProjectNumber: projectNumber,
 		Script: hostscript.Values{
 			Stack: cfg.Stack, Project: cfg.Project, DifyVersion: cfg.DifyVersion,
-			PluginDaemonImage: cfg.PluginDaemonImage, SandboxImage: cfg.SandboxImage,
+			Images:         cfg.Images,
 			UploadLimitMiB: cfg.UploadLimitMiB, BodyLimitMiB: cfg.BodyLimitMiB(),
 			BackupBucket: cfg.BackupBucketName(), BackupOnCalendar: cfg.BackupOnCalendar(),
 		},
