@@ -73,7 +73,7 @@ func Services() []string {
 func StatefulServices() map[string]string {
 	return map[string]string{
 		"db":       "a PostgreSQL major-version upgrade of volumes/db/data (dump with the old image, restore with the new)",
-		"weaviate": "Dify's Weaviate v4 migration (docs.dify.ai, \"Weaviate Migration Guide\"; langgenius/dify#27291), or re-indexing every knowledge base",
+		"weaviate": "the Weaviate v4 migration of Dify (docs.dify.ai, Weaviate Migration Guide; langgenius/dify#27291), or re-indexing every knowledge base",
 	}
 }
 

@@ -15,8 +15,7 @@ import (
 // stacks in Pulumi.dev.yaml and Pulumi.prod.yaml.
 func devValues() Values {
 	return Values{
-		Stack: "dev", Project: "acme-dify-dev", DifyVersion: "1.8.1",
-		PluginDaemonImage: "langgenius/dify-plugin-daemon:0.2.0-local", SandboxImage: "langgenius/dify-sandbox:0.2.12",
+		Stack: "dev", Project: "acme-dify-dev", DifyVersion: "1.8.1", Images: testImages("1.8.1"),
 		DataDiskDevice: "dify-data", PublicURL: "https://dify-dev-proxy-7x2kq4abcd-an.a.run.app",
 		UploadLimitMiB: 15, BodyLimitMiB: 16,
 		BackupBucket: "acme-dify-dev-dify-dev-backups", BackupOnCalendar: "*-*-* 03:15:00",
@@ -26,8 +25,7 @@ func devValues() Values {
 
 func prodValues() Values {
 	return Values{
-		Stack: "prod", Project: "acme-dify-prod", DifyVersion: "1.8.1",
-		PluginDaemonImage: "langgenius/dify-plugin-daemon:0.2.0-local", SandboxImage: "langgenius/dify-sandbox:0.2.12",
+		Stack: "prod", Project: "acme-dify-prod", DifyVersion: "1.8.1", Images: testImages("1.8.1"),
 		DataDiskDevice: "dify-data", PublicURL: "https://dify.example.com",
 		UploadLimitMiB: 31, BodyLimitMiB: 32,
 		BackupBucket: "acme-dify-prod-dify-prod-backups", BackupOnCalendar: "*-*-* 00/6:15:00",
@@ -154,13 +152,17 @@ func TestRenderedScriptEmbedsTheTestedFiles(t *testing.T) {
 	for _, want := range []string{
 		"name: dify\n",
 		"  api:\n    image: langgenius/dify-api:1.8.1\n",
-		"  worker:\n    image: langgenius/dify-api:1.8.1\n",
-		"  worker_beat:\n    image: langgenius/dify-api:1.8.1\n",
+		"  worker:\n    image: langgenius/dify-api:1.8.1\n    environment:\n      MIGRATION_ENABLED: \"false\"\n",
+		"  worker_beat:\n    image: langgenius/dify-api:1.8.1\n    environment:\n      MIGRATION_ENABLED: \"false\"\n",
 		"  web:\n    image: langgenius/dify-web:1.8.1\n",
 		"  sandbox:\n    image: langgenius/dify-sandbox:0.2.12\n",
+		"  db:\n    image: postgres:15-alpine\n",
+		"  redis:\n    image: redis:6-alpine\n",
+		"  weaviate:\n    image: semitechnologies/weaviate:1.19.0\n",
+		"  ssrf_proxy:\n    image: ubuntu/squid:6.6-24.04_edge\n",
 		"  plugin_daemon:\n    image: langgenius/dify-plugin-daemon:0.2.0-local\n    ports: !override\n" +
 			`      - "127.0.0.1:${EXPOSE_PLUGIN_DEBUGGING_PORT:-5003}:${PLUGIN_DEBUGGING_PORT:-5003}"` + "\n",
-		"  nginx:\n    ports: !override\n" + fmt.Sprintf(`      - "%d:${NGINX_PORT:-80}"`, topology.DifyPort) + "\n",
+		"  nginx:\n    image: nginx:1.29.1\n    ports: !override\n" + fmt.Sprintf(`      - "%d:${NGINX_PORT:-80}"`, topology.DifyPort) + "\n",
 	} {
 		if !strings.Contains(string(ov), want) {
 			t.Errorf("override lacks %q:\n%s", want, ov)
@@ -181,26 +183,46 @@ func TestRenderQuotesEveryValue(t *testing.T) {
 	if start < 0 || end < 0 {
 		t.Fatal("no deployment block in the script")
 	}
-	block := strings.Split(s[start:start+end], "\n")[1:]
-	if len(block) != 13 {
-		t.Fatalf("want 13 readonly values, found %d:\n%s", len(block), strings.Join(block, "\n"))
+	var block []string
+	for _, line := range strings.Split(s[start:start+end], "\n")[1:] {
+		if !strings.HasPrefix(line, "# ") {
+			block = append(block, line)
+		}
 	}
-	for _, line := range block {
+	if len(block) != 13 {
+		t.Fatalf("want 11 readonly values and 2 arrays, found %d:\n%s", len(block), strings.Join(block, "\n"))
+	}
+	for _, line := range block[:11] {
 		if !regexp.MustCompile(`^readonly [A-Z_]+='[^']*'$`).MatchString(line) {
 			t.Errorf("not single-quoted: %s", line)
 		}
 	}
+	for _, line := range block[11:] {
+		if !regexp.MustCompile(`^declare -rA [A-Z]+=\((\[[a-z_]+\]='[^']*' )+\)$`).MatchString(line) {
+			t.Errorf("not an array of single-quoted values: %s", line)
+		}
+	}
 	out, err := exec.Command("bash", "-c", strings.Join(block, "\n")+`
-printf '%s\n' "$STACK" "$PROJECT" "$DIFY_VERSION" "$PLUGIN_DAEMON_IMAGE" "$SANDBOX_IMAGE" "$DATA_DISK_DEVICE" \
+for s in "${!IMAGES[@]}"; do printf '%s=%s\n' "$s" "${IMAGES[$s]}"; done | sort
+for s in "${!STATEFUL[@]}"; do printf '%s=%s\n' "$s" "${STATEFUL[$s]}"; done | sort
+printf '%s\n' "$STACK" "$PROJECT" "$DIFY_VERSION" "$DATA_DISK_DEVICE" \
   "$PUBLIC_URL" "$UPLOAD_LIMIT_MIB" "$BODY_LIMIT_MIB" "$BACKUP_BUCKET" "$BACKUP_ON_CALENDAR" \
   "$APP_SECRETS_SECRET" "$ADMIN_PASSWORD_SECRET"`).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := strings.Join([]string{v.Stack, v.Project, v.DifyVersion, v.PluginDaemonImage, v.SandboxImage, v.DataDiskDevice,
-		v.PublicURL, "31", "32", v.BackupBucket, v.BackupOnCalendar, v.AppSecretsSecret, v.AdminPasswordSecret}, "\n") + "\n"
-	if string(out) != want {
-		t.Errorf("values read back by bash:\n%s\nwant:\n%s", out, want)
+	var want []string
+	for _, s := range sortedKeys(v.Images) {
+		want = append(want, s+"="+v.Images[s])
+	}
+	stateful := StatefulServices()
+	for _, s := range sortedKeys(stateful) {
+		want = append(want, s+"="+stateful[s])
+	}
+	want = append(want, v.Stack, v.Project, v.DifyVersion, v.DataDiskDevice,
+		v.PublicURL, "31", "32", v.BackupBucket, v.BackupOnCalendar, v.AppSecretsSecret, v.AdminPasswordSecret)
+	if string(out) != strings.Join(want, "\n")+"\n" {
+		t.Errorf("values read back by bash:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
 	}
 }
 
@@ -255,9 +277,11 @@ func TestRenderValidation(t *testing.T) {
 		{"version without patch", func(v *Values) { v.DifyVersion = "1.8" }, "DifyVersion: \"1.8\" is not a Dify release tag"},
 		{"version with a v", func(v *Values) { v.DifyVersion = "v1.8.1" }, "DifyVersion"},
 		{"version latest", func(v *Values) { v.DifyVersion = "latest" }, "DifyVersion"},
-		{"image unpinned", func(v *Values) { v.SandboxImage = "langgenius/dify-sandbox" }, "SandboxImage: \"langgenius/dify-sandbox\" is not pinned"},
-		{"image latest", func(v *Values) { v.PluginDaemonImage = "langgenius/dify-plugin-daemon:latest" }, "PluginDaemonImage: \"langgenius/dify-plugin-daemon:latest\" is not pinned"},
-		{"image with a space", func(v *Values) { v.SandboxImage = "langgenius/dify-sandbox:0.2.12 --privileged" }, "SandboxImage"},
+		{"image unpinned", func(v *Values) { v.Images["sandbox"] = "langgenius/dify-sandbox" }, "Images[sandbox]: \"langgenius/dify-sandbox\" is not pinned"},
+		{"image latest", func(v *Values) { v.Images["nginx"] = "nginx:latest" }, "Images[nginx]: \"nginx:latest\" is not pinned"},
+		{"image with a space", func(v *Values) { v.Images["sandbox"] = "langgenius/dify-sandbox:0.2.12 --privileged" }, "Images[sandbox]"},
+		{"image missing", func(v *Values) { delete(v.Images, "weaviate") }, "Images[weaviate]: must be set"},
+		{"image of an unknown service", func(v *Values) { v.Images["qdrant"] = "langgenius/qdrant:v1.7.3" }, `Images: "qdrant" is not a service this deployment runs`},
 		{"device uppercase", func(v *Values) { v.DataDiskDevice = "Dify-Data" }, "DataDiskDevice"},
 		{"url http", func(v *Values) { v.PublicURL = "http://dify.example.com" }, "PublicURL: \"http://dify.example.com\" must start with https://"},
 		{"url trailing slash", func(v *Values) { v.PublicURL = "https://dify.example.com/" }, "must not end with a slash"},
@@ -296,7 +320,7 @@ func TestRenderValidation(t *testing.T) {
 		if err == nil {
 			t.Fatal("accepted empty values")
 		}
-		for _, f := range []string{"Stack", "Project", "DifyVersion", "PluginDaemonImage", "SandboxImage", "DataDiskDevice",
+		for _, f := range []string{"Stack", "Project", "DifyVersion", "Images[api]", "Images[weaviate]", "DataDiskDevice",
 			"PublicURL", "UploadLimitMiB", "BodyLimitMiB", "BackupBucket", "BackupOnCalendar", "AppSecretsSecret", "AdminPasswordSecret"} {
 			if !strings.Contains(err.Error(), f+":") {
 				t.Errorf("error does not mention %s: %v", f, err)
@@ -305,11 +329,11 @@ func TestRenderValidation(t *testing.T) {
 	})
 	t.Run("accepted variants", func(t *testing.T) {
 		for _, change := range []func(*Values){
-			func(v *Values) { v.SandboxImage = "langgenius/dify-sandbox@sha256:" + strings.Repeat("ab", 32) },
+			func(v *Values) { v.Images["sandbox"] = "langgenius/dify-sandbox@sha256:" + strings.Repeat("ab", 32) },
 			func(v *Values) {
-				v.PluginDaemonImage = "asia-northeast1-docker.pkg.dev/acme/mirror/dify-plugin-daemon:0.2.0-local"
+				v.Images["plugin_daemon"] = "asia-northeast1-docker.pkg.dev/acme/mirror/dify-plugin-daemon:0.2.0-local"
 			},
-			func(v *Values) { v.PluginDaemonImage = "registry.example.com:5000/dify-plugin-daemon:0.2.0-local" },
+			func(v *Values) { v.Images["plugin_daemon"] = "registry.example.com:5000/dify-plugin-daemon:0.2.0-local" },
 			func(v *Values) { v.PublicURL = "https://dify.example.com:8443" },
 			func(v *Values) { v.DifyVersion = "1.9.0-rc1" },
 		} {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/config"
 	"github.com/dify-gcp/dify-gcp/topology"
 	"io"
 	"net/http"
@@ -30,6 +31,9 @@ type fakeSecretManager struct {
 	mu       sync.Mutex
 	versions map[string][][]byte // secret id -> payloads, oldest first
 	failWith int                 // answer every access with this HTTP status
+	// deny answers the first deny requests with 403, as Secret Manager does
+	// until the IAM grant has propagated.
+	deny     int
 	requests []string
 }
 
@@ -68,18 +72,22 @@ func (f *fakeSecretManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "no or wrong token")
 		return
 	}
+	if f.deny > 0 && (accessPath.MatchString(r.URL.Path) || addPath.MatchString(r.URL.Path)) {
+		f.deny--
+		apiError(w, http.StatusForbidden, "PERMISSION_DENIED", "Permission 'secretmanager.versions.access' denied for resource (or it may not exist).")
+		return
+	}
 	if m := accessPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodGet {
 		if f.failWith != 0 {
 			apiError(w, f.failWith, "PERMISSION_DENIED", "Permission 'secretmanager.versions.access' denied")
 			return
 		}
-		vs, ok := f.versions[m[1]]
-		if !ok {
-			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret ["+m[1]+"] not found.")
-			return
-		}
+		// Secret Manager gives the same answer for a secret without versions
+		// and for one it does not know (gcloud prints it as "NOT_FOUND:
+		// Secret [projects/N/secrets/X] not found or has no versions.").
+		vs := f.versions[m[1]]
 		if len(vs) == 0 {
-			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret Version [latest] not found or has no versions.")
+			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret [projects/1234/secrets/"+m[1]+"] not found or has no versions.")
 			return
 		}
 		json.NewEncoder(w).Encode(map[string]any{
@@ -90,7 +98,7 @@ func (f *fakeSecretManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if m := addPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodPost {
 		if _, ok := f.versions[m[1]]; !ok {
-			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret ["+m[1]+"] not found.")
+			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret [projects/1234/secrets/"+m[1]+"] not found.")
 			return
 		}
 		var body struct {
@@ -135,31 +143,65 @@ func (f *fakeSecretManager) count(secret string) int {
 	return len(f.versions[secret])
 }
 
-// hostFixture is a data disk folder with Dify's 1.8.1 release unpacked (as far
-// as .env is concerned) and `current` pointing at it.
+// hostFixture is a data disk folder with a copy of Dify 1.8.1's real docker/
+// folder in releases/1.8.1 (volumes/ linked to the shared volumes folder, as
+// on the VM), a docker stand-in (testdata/fake-docker, which resolves the
+// compose configuration with compose-go) and a private TMPDIR.
 type hostFixture struct {
 	root, dataMnt, docker string
+	stubs, state, tmp     string
+	env                   []string // added to the functions' environment
 }
 
 func newHostFixture(t *testing.T) hostFixture {
+	return newHostFixtureAt(t, "1.8.1")
+}
+
+func newHostFixtureAt(t *testing.T, version string) hostFixture {
 	t.Helper()
 	root := t.TempDir()
-	h := hostFixture{root: root, dataMnt: filepath.Join(root, "data")}
-	h.docker = filepath.Join(h.dataMnt, "releases", "1.8.1", "docker")
-	if err := os.MkdirAll(h.docker, 0o755); err != nil {
-		t.Fatal(err)
+	h := hostFixture{root: root, dataMnt: filepath.Join(root, "data"), stubs: filepath.Join(root, "stubs"),
+		state: filepath.Join(root, "docker-state"), tmp: filepath.Join(root, "tmp")}
+	h.docker = filepath.Join(h.dataMnt, "releases", version, "docker")
+	for _, d := range []string{h.docker, h.stubs, h.state, h.tmp, filepath.Join(h.dataMnt, "volumes")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	example, err := os.ReadFile(filepath.Join(hostscriptDir(t), "testdata", "env.example"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(h.docker, ".env.example"), example, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(h.dataMnt, "volumes"), 0o755); err != nil {
+	copyRelease(t, version, h.docker)
+	if err := os.Symlink(filepath.Join(hostscriptDir(t), "testdata", "fake-docker"), filepath.Join(h.stubs, "docker")); err != nil {
 		t.Fatal(err)
 	}
 	return h
+}
+
+func (h hostFixture) calls() string {
+	b, _ := os.ReadFile(filepath.Join(h.root, "calls"))
+	return string(b)
+}
+
+// testImages is the release table's 1.8.1 row, as the host component passes it.
+func testImages(version string) map[string]string {
+	m := map[string]string{}
+	for s, img := range config.Releases()[version].Images {
+		m[s] = img
+	}
+	return m
+}
+
+// imagesDecl is the IMAGES and STATEFUL arrays as the rendered script declares them.
+func imagesDecl(version string) string {
+	var b strings.Builder
+	b.WriteString("declare -rA IMAGES=(")
+	for s, img := range testImages(version) {
+		fmt.Fprintf(&b, "[%s]=%s ", s, shellQuote(img))
+	}
+	b.WriteString(")\ndeclare -rA STATEFUL=(")
+	for s, m := range StatefulServices() {
+		fmt.Fprintf(&b, "[%s]=%s ", s, shellQuote(m))
+	}
+	b.WriteString(")\n")
+	return b.String()
 }
 
 // runStartupFunctions sources the startup libraries with the deployment's
@@ -168,10 +210,11 @@ func runStartupFunctions(t *testing.T, h hostFixture, srv *httptest.Server, body
 	t.Helper()
 	need(t, "jq", "/usr/bin/jq")
 	dir := hostscriptDir(t)
+	version := filepath.Base(filepath.Dir(h.docker))
 	script := fmt.Sprintf(`set -euo pipefail
 set -E
-STACK=dev PROJECT=acme-dify-dev DIFY_VERSION=1.8.1
-PLUGIN_DAEMON_IMAGE=langgenius/dify-plugin-daemon:0.2.0-local SANDBOX_IMAGE=langgenius/dify-sandbox:0.2.12
+STACK=dev PROJECT=acme-dify-dev DIFY_VERSION=%[5]s
+%[6]s
 PUBLIC_URL=https://dify.example.com UPLOAD_LIMIT_MIB=15 BODY_LIMIT_MIB=16
 APP_SECRETS_SECRET=dify-dev-app-secrets ADMIN_PASSWORD_SECRET=dify-dev-admin-password
 DIFY_PORT=%[3]d HEALTH_PATH=%[4]s
@@ -181,12 +224,15 @@ source %[1]s/startup/dify.sh
 trap 'on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
 trap 'on_exit' EXIT
 %[2]s
-`, dir, body, topology.DifyPort, topology.DifyHealthPath)
+`, dir, body, topology.DifyPort, topology.DifyHealthPath, version, imagesDecl(version))
 	cmd := exec.Command("bash", "-c", script)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
+	cmd.Env = append([]string{
+		"PATH=" + h.stubs + ":" + os.Getenv("PATH"),
 		"HOME=" + h.root,
-		"DOCKER_CONFIG=" + os.Getenv("DOCKER_CONFIG"), // where a docker compose plugin may be
+		"TMPDIR=" + h.tmp,
+		"STUB_LOG=" + filepath.Join(h.root, "calls"),
+		"FAKE_DOCKER_STATE=" + h.state,
+		"FAKE_COMPOSECONFIG=" + composeConfigBin(t),
 		"DIFY_DATA_MNT=" + h.dataMnt,
 		"DIFY_LIB_DIR=" + filepath.Join(dir, "startup"),
 		"DIFY_RUN_DIR=" + filepath.Join(h.root, "run"),
@@ -194,7 +240,8 @@ trap 'on_exit' EXIT
 		"DIFY_CONSOLE=/dev/null",
 		"DIFY_METADATA_URL=" + srv.URL + "/computeMetadata/v1",
 		"DIFY_SECRETMANAGER_URL=" + srv.URL + "/v1",
-	}
+		"DIFY_SM_RETRY_DELAY=0", "DIFY_SM_RETRY_ATTEMPTS=4",
+	}, h.env...)
 	return run(t, cmd)
 }
 
@@ -292,12 +339,12 @@ RESULT="env written"`
 		"APP_WEB_URL": "https://dify.example.com", "FILES_URL": "https://dify.example.com",
 		"TRIGGER_URL": "https://dify.example.com", "INTERNAL_FILES_URL": "http://api:5001",
 		"ENDPOINT_URL_TEMPLATE":  "https://dify.example.com/e/{hook_id}",
-		"UPLOAD_FILE_SIZE_LIMIT": "15", "NGINX_CLIENT_MAX_BODY_SIZE": "16M", "MIGRATION_ENABLED": "true",
+		"UPLOAD_FILE_SIZE_LIMIT": "15", "UPLOAD_IMAGE_FILE_SIZE_LIMIT": "10", "UPLOAD_VIDEO_FILE_SIZE_LIMIT": "15",
+		"UPLOAD_AUDIO_FILE_SIZE_LIMIT": "15", "PLUGIN_MAX_PACKAGE_SIZE": "15728640",
+		"NGINX_CLIENT_MAX_BODY_SIZE": "16M", "MIGRATION_ENABLED": "true",
+		"VECTOR_STORE": "weaviate", "COMPOSE_PROFILES": "weaviate", "WEAVIATE_AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "false",
 		// Untouched settings keep the example's values.
 		"DB_USERNAME": "postgres", "PGDATA": "/var/lib/postgresql/data/pgdata", "EXPOSE_PLUGIN_DEBUGGING_PORT": "5003",
-		"COMPOSE_PROFILES": "${VECTOR_STORE:-weaviate}",
-		// Unused stores' settings that held a published default are blanked.
-		"QDRANT_API_KEY": "", "PGVECTOR_PASSWORD": "", "OCEANBASE_VECTOR_PASSWORD": "",
 	}
 	for k, v := range want {
 		if got, ok := env[k]; !ok || got != v {
@@ -305,10 +352,28 @@ RESULT="env written"`
 		}
 	}
 	raw, _ := os.ReadFile(envPath)
+	settings := regexp.MustCompile(`(?m)^#.*$`).ReplaceAllString(string(raw), "") // Dify's comments quote examples
 	for _, d := range publishedDefaults {
-		if strings.Contains(string(raw), d) {
-			t.Errorf(".env still contains the published default %q", d)
+		if strings.Contains(settings, d) {
+			t.Errorf(".env still sets the published default %q", d)
 		}
+	}
+	// Settings of stores and services this deployment does not run get values
+	// of their own: blank, compose would bring the published default back.
+	derived := map[string]bool{}
+	for _, k := range []string{"QDRANT_API_KEY", "PGVECTOR_PASSWORD", "OCEANBASE_VECTOR_PASSWORD", "MILVUS_PASSWORD",
+		"OPENSEARCH_PASSWORD", "MINIO_SECRET_KEY", "COUCHBASE_PASSWORD", "ELASTICSEARCH_PASSWORD", "RESEND_API_KEY"} {
+		v, ok := env[k]
+		if k == "MILVUS_PASSWORD" { // published default empty: left as it is
+			if v != "" {
+				t.Errorf("%s has no published default and should stay empty", k)
+			}
+			continue
+		}
+		if !ok || !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(v) || derived[v] {
+			t.Errorf(".env %s should be a value of this deployment's own (40 hex digits, distinct): %q", k, redact(v, app, admin))
+		}
+		derived[v] = true
 	}
 	secrets := append([]string{fakeToken, admin}, mapValues(app)...)
 	for _, s := range secrets {
@@ -440,8 +505,8 @@ write_env "$RELEASES/1.8.1/docker"`
 		if sm.count("dify-dev-app-secrets") != 0 {
 			t.Errorf("must not generate secrets when Secret Manager cannot be read")
 		}
-		if !strings.Contains(res.out, "HTTP 403") {
-			t.Errorf("the HTTP status should be logged:\n%s", res.out)
+		if !strings.Contains(res.out, "reading secret dify-dev-app-secrets failed: HTTP 403") || !strings.Contains(res.out, "attempt 3 of 4") {
+			t.Errorf("the HTTP status should be logged, after the retries:\n%s", res.out)
 		}
 	})
 
@@ -449,8 +514,26 @@ write_env "$RELEASES/1.8.1/docker"`
 		_, srv := newFakeSecretManager(t) // neither secret exists
 		h := newHostFixture(t)
 		res := runStartupFunctions(t, h, srv, body)
-		if res.exitCode == 0 || !strings.Contains(res.out, "HTTP 404") {
-			t.Fatalf("a missing secret should fail with the HTTP status (exit %d):\n%s", res.exitCode, res.out)
+		if res.exitCode == 0 || !strings.Contains(res.out, "adding a version to secret dify-dev-app-secrets failed: HTTP 404") ||
+			!strings.Contains(res.out, "attempt 3 of 4") {
+			t.Fatalf("a missing secret should be waited for, then fail with the HTTP status (exit %d):\n%s", res.exitCode, res.out)
+		}
+	})
+
+	t.Run("waits while the IAM grant propagates", func(t *testing.T) {
+		sm, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
+		sm.deny = 3 // 403 for the first three calls, as right after `pulumi up`
+		h := newHostFixture(t)
+		res := runStartupFunctions(t, h, srv, body)
+		if res.exitCode != 0 {
+			t.Fatalf("a 403 right after the grant must be retried (exit %d):\n%s", res.exitCode, res.out)
+		}
+		if !strings.Contains(res.out, "Secret Manager answered HTTP 403 to read dify-dev-app-secrets (PERMISSION_DENIED") ||
+			!strings.Contains(res.out, "can take minutes to propagate; retrying") {
+			t.Errorf("the retries should be logged with the reason:\n%s", res.out)
+		}
+		if sm.count("dify-dev-app-secrets") != 1 || !strings.Contains(res.out, "first install: generating application secrets") {
+			t.Errorf("after the wait, an empty secret is still a first install (%d versions):\n%s", sm.count("dify-dev-app-secrets"), res.out)
 		}
 	})
 }

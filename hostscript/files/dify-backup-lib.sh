@@ -21,6 +21,7 @@
 #   DIFY_LOCK_FILE   serialises backups, restores and upgrades
 #   DIFY_CLOUD_LOGGING  1 (default): also write the run's outcome to Cloud
 #                    Logging, log "dify-backup", for the backup alerts
+#   DIFY_TMP_ROOT    where the run's private folder goes (default /run, tmpfs)
 
 # The manifest: written last, so a run without one is incomplete. Its format
 # field must match; restore refuses any other.
@@ -129,6 +130,27 @@ load_config() {
 	/*) DEST_KIND=local ;;
 	*) die "BACKUP_DEST must be gs://BUCKET/PREFIX or an absolute folder, not '$BACKUP_DEST'" ;;
 	esac
+}
+
+# RESTORE_MARKER (in DIFY_VOLUMES): dify-restore leaves it while it changes
+# data; the startup script and dify-backup refuse to run while it is there.
+readonly RESTORE_MARKER=.restore-in-progress
+
+# private_work NAME: a private folder (0700) on tmpfs for the run, which is
+# also its TMPDIR: bash writes here-documents larger than a pipe to TMPDIR,
+# and the default, /tmp, is on the boot disk. Sets WORK.
+private_work() {
+	WORK=$(mktemp -d "${DIFY_TMP_ROOT:-/run}/$1.XXXXXX") || die "cannot create a private folder under ${DIFY_TMP_ROOT:-/run}"
+	chmod 0700 "$WORK"
+	export TMPDIR=$WORK
+}
+
+# refuse_unfinished_restore: nothing may read or back up half-restored data.
+refuse_unfinished_restore() {
+	local marker="$DIFY_VOLUMES/$RESTORE_MARKER" run
+	[[ -f $marker ]] || return 0
+	run=$(awk -F= '$1 == "RUN" { print $2 }' "$marker")
+	die "a restore of backup ${run:-?} did not finish ($marker): finish it with 'sudo dify-restore --yes ${run:-<timestamp>}' first"
 }
 
 # take_lock: one backup, restore or upgrade at a time; wait for the one running.

@@ -75,6 +75,16 @@ on_exit() {
 	fi
 }
 
+# private_tmp: RUN_DIR, on tmpfs and 0700, is the run's TMPDIR too: bash
+# writes a here-string or here-document larger than a pipe to a file under
+# TMPDIR (default /tmp, on the boot disk), and the values this script handles
+# are secrets.
+private_tmp() {
+	mkdir -p "$RUN_DIR"
+	chmod 0700 "$RUN_DIR"
+	export TMPDIR=$RUN_DIR
+}
+
 # retry ATTEMPTS DELAY COMMAND...: for network steps that fail transiently.
 retry() {
 	local attempts=$1 delay=$2 n=1

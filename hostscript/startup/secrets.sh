@@ -25,14 +25,57 @@ sm_login() {
 	)
 }
 
+# Right after Pulumi grants the VM's service account access to the secrets,
+# Secret Manager may still answer 403 for a few minutes: IAM changes
+# propagate eventually ("typically within 2 minutes, up to 7 minutes or more",
+# https://cloud.google.com/iam/docs/access-change-propagation). A secret just
+# created may be invisible for as long (404 on addVersion). Those answers,
+# 429 and 5xx are retried with a doubling delay, up to about nine minutes,
+# before the script gives up.
+SM_RETRY_DELAY=${DIFY_SM_RETRY_DELAY:-10} # seconds before the first retry
+SM_RETRY_ATTEMPTS=${DIFY_SM_RETRY_ATTEMPTS:-12}
+SM_CODE=""
+
+# sm_call WHAT RESP CURL_ARGS...: one Secret Manager request, retried while the
+# answer may be eventual consistency (403, and 404 when WHAT ends in
+# ":addVersion"), throttling or a server error. Sets SM_CODE to the final
+# HTTP code (not printed: the retries log to stdout).
+sm_call() {
+	local what=$1 resp=$2 code msg n=1 delay=$SM_RETRY_DELAY
+	shift 2
+	while :; do
+		code=$(curl -sS --retry 3 -o "$resp" -w '%{http_code}' -H @"$RUN_DIR/auth.header" "$@") ||
+			die "Secret Manager unreachable ($what)"
+		SM_CODE=$code
+		case $code in
+		403 | 429 | 5??) ;;
+		404) [[ $what == *:addVersion ]] || break ;;
+		*) break ;;
+		esac
+		((n < SM_RETRY_ATTEMPTS)) || break
+		msg=$(jq -r '.error | "\(.status // ""): \(.message // "")"' "$resp" 2>/dev/null) || msg=""
+		warn "Secret Manager answered HTTP $code to $what ($msg): the VM's access to a new secret can take minutes to propagate; retrying in ${delay}s (attempt $n of $SM_RETRY_ATTEMPTS)"
+		sleep "$delay"
+		delay=$((delay * 2 > 60 ? 60 : delay * 2))
+		n=$((n + 1))
+	done
+}
+
+# sm_error RESP: the error message of a Secret Manager answer.
+sm_error() {
+	jq -r '.error.message // empty' "$1" 2>/dev/null || true
+}
+
 # sm_access SECRET OUT: write the latest version's payload to OUT. Returns 3
 # when the secret has no version yet; dies on any other failure, because
-# guessing would create new secrets for an existing database.
+# guessing would create new secrets for an existing database. Secret Manager
+# answers 404 "Secret [...] not found or has no versions." both for a secret
+# without versions and for one it does not show (yet): sm_add tells them
+# apart, since adding a version to a secret that is not there is 404 too.
 sm_access() {
-	local secret=$1 out=$2 resp="$RUN_DIR/response.json" code
-	code=$(curl -sS --retry 3 -o "$resp" -w '%{http_code}' -H @"$RUN_DIR/auth.header" \
-		"$SECRETMANAGER_URL/projects/$PROJECT/secrets/$secret/versions/latest:access") ||
-		die "Secret Manager unreachable while reading $secret"
+	local secret=$1 out=$2 resp="$RUN_DIR/response.json" code msg
+	sm_call "read $secret" "$resp" "$SECRETMANAGER_URL/projects/$PROJECT/secrets/$secret/versions/latest:access"
+	code=$SM_CODE
 	case $code in
 	200)
 		(
@@ -46,8 +89,7 @@ sm_access() {
 		return 3
 		;;
 	*)
-		local msg
-		msg=$(jq -r '.error.message // empty' "$resp" 2>/dev/null) || msg=""
+		msg=$(sm_error "$resp")
 		rm -f "$resp"
 		die "reading secret $secret failed: HTTP $code ${msg:+($msg)}"
 		;;
@@ -56,17 +98,21 @@ sm_access() {
 
 # sm_add SECRET IN: add IN's content as a new version of SECRET.
 sm_add() {
-	local secret=$1 in=$2 resp="$RUN_DIR/response.json" code msg
-	code=$({
-		printf '{"payload":{"data":"'
-		base64 -w0 <"$in"
-		printf '"}}'
-	} | curl -sS -o "$resp" -w '%{http_code}' -H @"$RUN_DIR/auth.header" \
-		-H 'Content-Type: application/json' --data-binary @- \
-		"$SECRETMANAGER_URL/projects/$PROJECT/secrets/$secret:addVersion") ||
-		die "Secret Manager unreachable while adding a version to $secret"
+	local secret=$1 in=$2 resp="$RUN_DIR/response.json" body="$RUN_DIR/request.json" code msg
+	(
+		umask 077
+		{
+			printf '{"payload":{"data":"'
+			base64 -w0 <"$in"
+			printf '"}}'
+		} >"$body"
+	)
+	sm_call "$secret:addVersion" "$resp" -H 'Content-Type: application/json' --data-binary @"$body" \
+		"$SECRETMANAGER_URL/projects/$PROJECT/secrets/$secret:addVersion"
+	code=$SM_CODE
+	rm -f "$body"
 	if [[ $code != 200 ]]; then
-		msg=$(jq -r '.error.message // empty' "$resp" 2>/dev/null) || msg=""
+		msg=$(sm_error "$resp")
 		rm -f "$resp"
 		die "adding a version to secret $secret failed: HTTP $code ${msg:+($msg)}"
 	fi
