@@ -74,7 +74,7 @@ func TestShellcheck(t *testing.T) {
 		shellcheck(t, filepath.Join(dir, "files"), "dify-backup", "dify-restore", "dify-backup-lib.sh")
 	})
 	t.Run("test stand-ins", func(t *testing.T) {
-		shellcheck(t, dir, "testdata/fake-gcloud")
+		shellcheck(t, dir, "testdata/fake-gcloud", "testdata/fake-docker")
 	})
 }
 

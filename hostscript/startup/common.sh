@@ -86,6 +86,7 @@ private_tmp() {
 }
 
 # retry ATTEMPTS DELAY COMMAND...: for network steps that fail transiently.
+# (DIFY_RETRY_SLEEP replaces DELAY in tests.)
 retry() {
 	local attempts=$1 delay=$2 n=1
 	shift 2
@@ -95,7 +96,7 @@ retry() {
 			return 1
 		fi
 		warn "attempt $n of $attempts failed, retrying in ${delay}s: $*"
-		sleep "$delay"
+		sleep "${DIFY_RETRY_SLEEP:-$delay}"
 		n=$((n + 1))
 	done
 }

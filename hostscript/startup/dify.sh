@@ -403,7 +403,7 @@ check_migrations() {
 		sleep 10
 		n=$((n + 1))
 	done
-	at=$(dc exec -T api flask db current 2>"$err" | migration_revisions)
+	at=$(dc exec -T api flask db current 2>"$err" | migration_revisions) || at=""
 	if [[ -s $err ]] && grep -q "Can't locate revision" "$err"; then
 		die "the database holds a migration Dify $DIFY_VERSION does not know ($(grep -o "Can't locate revision.*" "$err" | head -n1)): it was migrated by a newer Dify. Restore the backup taken before that upgrade (docs/upgrade.md, rolling back)"
 	fi
