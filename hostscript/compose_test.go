@@ -235,7 +235,9 @@ func TestCheckComposeRefusesUnsafeConfigurations(t *testing.T) {
 	env := func(c map[string]any, s string) map[string]any {
 		return c["services"].(map[string]any)[s].(map[string]any)["environment"].(map[string]any)
 	}
-	svc := func(c map[string]any, s string) map[string]any { return c["services"].(map[string]any)[s].(map[string]any) }
+	svc := func(c map[string]any, s string) map[string]any {
+		return c["services"].(map[string]any)[s].(map[string]any)
+	}
 	cases := []struct {
 		name   string
 		change func(c map[string]any)

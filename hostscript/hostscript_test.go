@@ -333,7 +333,9 @@ func TestRenderValidation(t *testing.T) {
 			func(v *Values) {
 				v.Images["plugin_daemon"] = "asia-northeast1-docker.pkg.dev/acme/mirror/dify-plugin-daemon:0.2.0-local"
 			},
-			func(v *Values) { v.Images["plugin_daemon"] = "registry.example.com:5000/dify-plugin-daemon:0.2.0-local" },
+			func(v *Values) {
+				v.Images["plugin_daemon"] = "registry.example.com:5000/dify-plugin-daemon:0.2.0-local"
+			},
 			func(v *Values) { v.PublicURL = "https://dify.example.com:8443" },
 			func(v *Values) { v.DifyVersion = "1.9.0-rc1" },
 		} {

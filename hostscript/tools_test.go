@@ -308,14 +308,18 @@ func run(t *testing.T, cmd *exec.Cmd) scriptResult {
 }
 
 // upstream returns Dify's own docker/ folder of release version, from
-// ../shared/upstream (DIFY_UPSTREAM_DIR overrides where that is). Like need, a
+// ../shared/upstream (DIFY_UPSTREAM_DIR overrides where that is; a relative
+// path is from the repository root). Like need, a
 // missing folder fails the test under CI and skips it loudly elsewhere: these
 // tests are worth nothing on an excerpt.
 func upstream(t *testing.T, version string) string {
 	t.Helper()
 	root := os.Getenv("DIFY_UPSTREAM_DIR")
-	if root == "" {
+	switch {
+	case root == "":
 		root = filepath.Join(hostscriptDir(t), "..", "..", "shared", "upstream")
+	case !filepath.IsAbs(root):
+		root = filepath.Join(hostscriptDir(t), "..", root)
 	}
 	dir := filepath.Join(root, "dify-"+version, "docker")
 	if _, err := os.Stat(filepath.Join(dir, "docker-compose.yaml")); err != nil {
