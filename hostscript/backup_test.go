@@ -570,14 +570,9 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-// TestRestoreRefusesWithoutSpace: a restore the data disk has no room for is
-// refused before anything changes, from the sizes in the manifest. The
-// target volumes folder is a 4 MiB tmpfs in a private mount namespace.
-func TestRestoreRefusesWithoutSpace(t *testing.T) {
-	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("SKIPPED, NOT PASSED: needs root for a small tmpfs in a mount namespace")
-	}
+// backedUp is a seeded server and volume folder, backed up to a local folder.
+func backedUp(t *testing.T) (*pgServer, string) {
+	t.Helper()
 	src := startPG(t)
 	seedDatabases(t, src, 2000)
 	srcVolumes := t.TempDir()
@@ -586,6 +581,18 @@ func TestRestoreRefusesWithoutSpace(t *testing.T) {
 	if res := runScript(t, "dify-backup", backupEnv(src, srcVolumes, dest)); res.exitCode != 0 {
 		t.Fatalf("dify-backup failed:\n%s", res.out)
 	}
+	return src, dest
+}
+
+// TestRestoreRefusesWithoutSpace: a restore the data disk has no room for is
+// refused before anything changes, from the sizes in the manifest. The
+// target volumes folder is a 4 MiB tmpfs in a private mount namespace.
+func TestRestoreRefusesWithoutSpace(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPED, NOT PASSED: needs root for a small tmpfs in a mount namespace")
+	}
+	_, dest := backedUp(t)
 	m := readManifest(t, filepath.Join(dest, runs(t, dest)[0], BackupManifest))
 	for _, o := range m.Objects {
 		if o.Unpacked <= 0 {
@@ -619,14 +626,7 @@ func TestRestoreRefusesWithoutSpace(t *testing.T) {
 // restore completes and removes it.
 func TestRestoreMarker(t *testing.T) {
 	t.Parallel()
-	src := startPG(t)
-	seedDatabases(t, src, 2000)
-	srcVolumes := t.TempDir()
-	seedVolumes(t, srcVolumes)
-	dest := t.TempDir()
-	if res := runScript(t, "dify-backup", backupEnv(src, srcVolumes, dest)); res.exitCode != 0 {
-		t.Fatalf("dify-backup failed:\n%s", res.out)
-	}
+	src, dest := backedUp(t)
 	run := runs(t, dest)[0]
 	dst := startPG(t)
 	volumes := t.TempDir()

@@ -15,24 +15,24 @@
 # databases this deployment does not run), naming it on stderr. Lines of the
 # optional `localfile` (the operator's own settings, e.g. MAIL_*) replace or
 # add to the example's, except for the keys in `set`, which this script owns.
-BEGIN {
-	n = split(set, keys, " ")
+# values(LIST, NAMES, VALUES): split LIST into NAMES and set VALUES[name] from
+# DIFYENV_<name>; the count, or -1 when a value is missing.
+function values(list, names, vals,    n, i) {
+	n = split(list, names, " ")
 	for (i = 1; i <= n; i++) {
-		if (!(("DIFYENV_" keys[i]) in ENVIRON)) {
-			print "env.awk: no value given for " keys[i] > "/dev/stderr"
-			failed = 1
-			exit 1
+		if (!(("DIFYENV_" names[i]) in ENVIRON)) {
+			print "env.awk: no value given for " names[i] > "/dev/stderr"
+			return -1
 		}
-		want[keys[i]] = ENVIRON["DIFYENV_" keys[i]]
+		vals[names[i]] = ENVIRON["DIFYENV_" names[i]]
 	}
-	nf = split(fill, fk, " ")
-	for (i = 1; i <= nf; i++) {
-		if (!(("DIFYENV_" fk[i]) in ENVIRON)) {
-			print "env.awk: no value given for " fk[i] > "/dev/stderr"
-			failed = 1
-			exit 1
-		}
-		filled[fk[i]] = ENVIRON["DIFYENV_" fk[i]]
+	return n
+}
+
+BEGIN {
+	if ((n = values(set, keys, want)) < 0 || (nf = values(fill, fk, filled)) < 0) {
+		failed = 1
+		exit 1
 	}
 	m = split(secret, sk, " ")
 	for (i = 1; i <= m; i++)
