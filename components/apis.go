@@ -9,10 +9,14 @@ import (
 )
 
 // RequiredAPIs are the Google Cloud services the deployment uses. Enabling them
-// from the program means a fresh project needs no manual console step.
+// from the program means a fresh project needs nothing beyond the one
+// bootstrap command of docs/deploy.md (topology.BootstrapAPIs, which the
+// program cannot enable itself). The cloud rule api-enabled holds every
+// resource type to this list through policy.ServiceAPIs.
 func RequiredAPIs() []string {
 	return []string{
 		"compute.googleapis.com",
+		"iam.googleapis.com", // service accounts (serviceaccount.Account)
 		"run.googleapis.com",
 		"artifactregistry.googleapis.com",
 		"storage.googleapis.com",
@@ -85,5 +89,10 @@ func DeployerRoles() []string {
 		"roles/serviceusage.serviceUsageAdmin",
 		"roles/logging.configWriter",
 		"roles/monitoring.editor",
+		// The edge: IAP's access grants on the backend service (access iap),
+		// and the domain's A record (with dify-gcp:dnsZone). The load
+		// balancer and Cloud Armor are Compute Engine's (compute.admin).
+		"roles/iap.admin",
+		"roles/dns.admin",
 	}
 }

@@ -38,11 +38,21 @@ type HostArgs struct {
 	// scheduled starts and stops.
 	ProjectNumber pulumi.StringInput
 
-	// Script holds the startup script's values except PublicURL and the secret
-	// ids, which the component fills in.
+	// Script holds the startup script's values except PublicURL, BrowserURL
+	// and the secret ids, which the component fills in.
 	Script    hostscript.Values
 	PublicURL pulumi.StringInput
+	// SameOrigin makes Dify's browser-facing URLs empty, so the web app calls
+	// the origin that served it: what a private stack needs, whose users reach
+	// it through `gcloud run services proxy` at http://localhost:8080.
+	SameOrigin bool
 }
+
+// SnapshotStartTime is when the daily snapshot of the data disk starts, in UTC
+// (01:00 in Tokyo). The API accepts only a 4-hour boundary: 00:00, 04:00, ...,
+// 20:00 (the pinned SDK's DailySchedule.StartTime; cloud rule
+// snapshot-start-time). Backups start at minute 15 of their hours, clear of it.
+const SnapshotStartTime = "16:00"
 
 // VMSchedule starts and stops the VM by cron, in a time zone.
 type VMSchedule struct {
@@ -152,7 +162,7 @@ func NewHost(ctx *pulumi.Context, name string, args *HostArgs, opts ...pulumi.Re
 			Schedule: &compute.ResourcePolicySnapshotSchedulePolicyScheduleArgs{
 				DailySchedule: &compute.ResourcePolicySnapshotSchedulePolicyScheduleDailyScheduleArgs{
 					DaysInCycle: pulumi.Int(1),
-					StartTime:   pulumi.String("18:00"), // UTC, on a 4-hour boundary
+					StartTime:   pulumi.String(SnapshotStartTime),
 				},
 			},
 			RetentionPolicy: &compute.ResourcePolicySnapshotSchedulePolicyRetentionPolicyArgs{
@@ -194,6 +204,9 @@ func NewHost(ctx *pulumi.Context, name string, args *HostArgs, opts ...pulumi.Re
 		func(in []any) (string, error) {
 			v := values
 			v.PublicURL, v.AppSecretsSecret, v.AdminPasswordSecret = in[0].(string), in[1].(string), in[2].(string)
+			if !args.SameOrigin {
+				v.BrowserURL = v.PublicURL
+			}
 			s, err := hostscript.Render(v)
 			if err != nil {
 				return "", fmt.Errorf("host: startup script: %w", err)
@@ -218,7 +231,12 @@ func NewHost(ctx *pulumi.Context, name string, args *HostArgs, opts ...pulumi.Re
 			return nil, fmt.Errorf("host: schedule: %w", err)
 		}
 		// Google starts and stops scheduled VMs as the Compute Engine service
-		// agent, which needs the right to do so.
+		// agent, which needs the right to do so. The agent is not a primary
+		// one (generateServiceIdentity does not make it): enabling the Compute
+		// Engine API creates it, and the grant waits for that API like every
+		// child here (cloud rule service-agent-exists). The VM waits for the
+		// grant; IAM can still take minutes to let the agent act on it, which
+		// is the one retry docs/deploy.md describes.
 		agent, err := projects.NewIAMMember(ctx, name+"-schedule-agent", &projects.IAMMemberArgs{
 			Project: pulumi.String(args.Project), Role: pulumi.String("roles/compute.instanceAdmin.v1"),
 			Member: pulumi.Sprintf("serviceAccount:service-%s@compute-system.iam.gserviceaccount.com", args.ProjectNumber),

@@ -8,24 +8,30 @@ import (
 
 	"github.com/dify-gcp/dify-gcp/hostscript"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/cloudrunv2"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/logging"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/monitoring"
+	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // MonitoringArgs describes what to watch and whom to tell.
 type MonitoringArgs struct {
-	Stack         string // backup log entries carry it in jsonPayload.stack
-	Project       string
-	ProjectNumber pulumi.StringInput
-	Emails        []string
+	Stack   string // backup log entries carry it in jsonPayload.stack
+	Project string
+	Emails  []string
 
-	ServiceURL      pulumi.StringInput // https://... of the Cloud Run service
+	// CheckURL is the https:// address the uptime check requests: the edge's
+	// https://DOMAIN when there is one (run.app is then off), else the
+	// service's URL.
+	CheckURL        pulumi.StringInput
 	ServiceName     pulumi.StringInput
 	ServiceLocation string
 	// Private services answer the uptime check only with an ID token; the
-	// check's service agent then gets roles/run.invoker on the service.
+	// Monitoring service agent then gets roles/run.invoker on the service.
 	Private bool
+	// BehindIAP means people sign in through IAP, which Google's uptime
+	// checkers cannot: the check then proves the edge answers (IAP's redirect
+	// to sign-in), and the VM and proxy alerts watch Dify behind it.
+	BehindIAP bool
 
 	InstanceName      string
 	BackupAlertAfter  time.Duration // no successful backup for this long alerts
@@ -38,8 +44,8 @@ type Monitoring struct {
 	pulumi.ResourceState
 }
 
-// NewMonitoring creates the notification channels, the uptime check, the
-// backup metric and the alert policies.
+// NewMonitoring creates the notification channels, the uptime check and the
+// alert policies.
 func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts ...pulumi.ResourceOption) (*Monitoring, error) {
 	c := &Monitoring{}
 	if err := ctx.RegisterComponentResource(pkg+"Monitoring", name, c, opts...); err != nil {
@@ -62,7 +68,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		channels = append(channels, ch.ID().ToStringOutput())
 	}
 
-	host := pulumi.ToOutput(args.ServiceURL).ApplyT(func(u any) string {
+	host := pulumi.ToOutput(args.CheckURL).ApplyT(func(u any) string {
 		return strings.TrimSuffix(strings.TrimPrefix(u.(string), "https://"), "/")
 	}).(pulumi.StringOutput)
 	httpCheck := &monitoring.UptimeCheckConfigHttpCheckArgs{
@@ -71,23 +77,43 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 	checkOpts := child
 	if args.Private {
 		httpCheck.ServiceAgentAuthentication = &monitoring.UptimeCheckConfigHttpCheckServiceAgentAuthenticationArgs{Type: pulumi.String("OIDC_TOKEN")}
+		// The check calls as the Monitoring notification service agent, which
+		// a fresh project may not have yet, and a role cannot be granted to an
+		// agent that does not exist: ask for it first (generateServiceIdentity)
+		// and grant to the member it answers with, so the grant waits for it.
+		agent, err := projects.NewServiceIdentity(ctx, name+"-agent", &projects.ServiceIdentityArgs{
+			Project: pulumi.String(args.Project), Service: pulumi.String("monitoring.googleapis.com"),
+		}, child...)
+		if err != nil {
+			return nil, fmt.Errorf("monitoring: service agent: %w", err)
+		}
 		grant, err := cloudrunv2.NewServiceIamMember(ctx, name+"-uptime-invoker", &cloudrunv2.ServiceIamMemberArgs{
 			Name: args.ServiceName, Location: pulumi.String(args.ServiceLocation), Role: pulumi.String(InvokerRole),
-			Member: pulumi.Sprintf("serviceAccount:service-%s@gcp-sa-monitoring-notification.iam.gserviceaccount.com", args.ProjectNumber),
+			Member: agent.Member,
 		}, child...)
 		if err != nil {
 			return nil, fmt.Errorf("monitoring: uptime invoker: %w", err)
 		}
 		checkOpts = with(child, pulumi.DependsOn([]pulumi.Resource{grant}))
 	}
+	matchers := monitoring.UptimeCheckConfigContentMatcherArray{&monitoring.UptimeCheckConfigContentMatcherArgs{
+		Content: pulumi.String("pong"), Matcher: pulumi.String("CONTAINS_STRING"),
+	}}
+	if args.BehindIAP {
+		// IAP answers a request without a sign-in with a redirect to Google's
+		// sign-in page (302), or 401 to one that looks like an API call.
+		matchers = nil
+		httpCheck.AcceptedResponseStatusCodes = monitoring.UptimeCheckConfigHttpCheckAcceptedResponseStatusCodeArray{
+			&monitoring.UptimeCheckConfigHttpCheckAcceptedResponseStatusCodeArgs{StatusValue: pulumi.Int(302)},
+			&monitoring.UptimeCheckConfigHttpCheckAcceptedResponseStatusCodeArgs{StatusValue: pulumi.Int(401)},
+		}
+	}
 	check, err := monitoring.NewUptimeCheckConfig(ctx, name+"-uptime", &monitoring.UptimeCheckConfigArgs{
-		DisplayName: pulumi.String("Dify " + name + " " + topology.DifyHealthPath),
-		Timeout:     pulumi.String("10s"),
-		Period:      pulumi.String(seconds(args.UptimeCheckPeriod)),
-		HttpCheck:   httpCheck,
-		ContentMatchers: monitoring.UptimeCheckConfigContentMatcherArray{&monitoring.UptimeCheckConfigContentMatcherArgs{
-			Content: pulumi.String("pong"), Matcher: pulumi.String("CONTAINS_STRING"),
-		}},
+		DisplayName:     pulumi.String("Dify " + name + " " + topology.DifyHealthPath),
+		Timeout:         pulumi.String("10s"),
+		Period:          pulumi.String(seconds(args.UptimeCheckPeriod)),
+		HttpCheck:       httpCheck,
+		ContentMatchers: matchers,
 		MonitoredResource: &monitoring.UptimeCheckConfigMonitoredResourceArgs{
 			Type:   pulumi.String("uptime_url"),
 			Labels: pulumi.StringMap{"host": host, "project_id": pulumi.String(args.Project)},
@@ -95,17 +121,6 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 	}, checkOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("monitoring: uptime check: %w", err)
-	}
-
-	backupMetric, err := logging.NewMetric(ctx, name+"-backup-success", &logging.MetricArgs{
-		Name:        pulumi.String(name + "-backup-success"),
-		Description: pulumi.String("Complete, verified Dify backups written to the bucket"),
-		Filter: pulumi.String(fmt.Sprintf(`logName="projects/%s/logs/%s" AND jsonPayload.event="%s" AND jsonPayload.stack="%s"`,
-			args.Project, hostscript.BackupLogName, hostscript.BackupSuccessEvent, args.Stack)),
-		MetricDescriptor: &logging.MetricMetricDescriptorArgs{MetricKind: pulumi.String("DELTA"), ValueType: pulumi.String("INT64")},
-	}, child...)
-	if err != nil {
-		return nil, fmt.Errorf("monitoring: backup metric: %w", err)
 	}
 
 	policies := []struct {
@@ -130,17 +145,8 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 				},
 			}, false},
 		{"backup-missing", "Dify " + name + ": no successful backup for " + args.BackupAlertAfter.String(),
-			"No complete backup was logged for longer than the backup interval plus a margin. See docs/operations.md, \"Backups are missing\".",
-			&monitoring.AlertPolicyConditionArgs{
-				DisplayName: pulumi.String("no successful backup"),
-				ConditionAbsent: &monitoring.AlertPolicyConditionConditionAbsentArgs{
-					Filter:   pulumi.Sprintf(`metric.type="logging.googleapis.com/user/%s"`, backupMetric.Name),
-					Duration: pulumi.String(seconds(args.BackupAlertAfter)),
-					Aggregations: monitoring.AlertPolicyConditionConditionAbsentAggregationArray{&monitoring.AlertPolicyConditionConditionAbsentAggregationArgs{
-						AlignmentPeriod: pulumi.String("300s"), PerSeriesAligner: pulumi.String("ALIGN_COUNT"), CrossSeriesReducer: pulumi.String("REDUCE_SUM"),
-					}},
-				},
-			}, false},
+			"No complete backup was logged for longer than the backup interval plus a margin, or none ever was. See docs/operations.md, \"Backups are missing\".",
+			backupMissing(args.BackupAlertAfter), false},
 		{"backup-failed", "Dify " + name + ": a backup failed",
 			"A backup run logged an error and wrote no manifest. See docs/operations.md, \"A backup failed\".",
 			&monitoring.AlertPolicyConditionArgs{
@@ -189,3 +195,36 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%ds", int(d.Seconds())) }
+
+// backupWindow is how far back the missed-backup alert looks for a success
+// entry at each evaluation; the condition must then hold for the rest of the
+// alert delay, so it fires exactly that long after the last success.
+const backupWindow = 30 * time.Minute
+
+// backupMissing is the missed-backup condition. It counts the backup log's
+// success entries in Cloud Logging's own log_entry_count, a metric every
+// project has: an alert on a log-based metric created in the same deployment
+// is refused with 404 for up to 10 minutes (terraform-provider-google#11102,
+// cloud rule alert-metric-created-first). It is a threshold, not an absence,
+// condition, with missing data counted as a violation: an absence condition
+// never fires for a series that never reported, so a stack whose first
+// backup never succeeds would stay silent (cloud rule
+// alert-absence-on-log-metric). A fresh stack therefore alerts if no backup
+// succeeds within after, its first interval plus the margin.
+func backupMissing(after time.Duration) *monitoring.AlertPolicyConditionArgs {
+	return &monitoring.AlertPolicyConditionArgs{
+		DisplayName: pulumi.String("no successful backup"),
+		ConditionThreshold: &monitoring.AlertPolicyConditionConditionThresholdArgs{
+			Filter: pulumi.String(fmt.Sprintf(`metric.type="logging.googleapis.com/log_entry_count" AND resource.type="%s" AND metric.label.log="%s" AND metric.label.severity="%s"`,
+				hostscript.BackupLogResourceType, hostscript.BackupLogName, hostscript.BackupSuccessSeverity)),
+			Comparison:            pulumi.String("COMPARISON_LT"),
+			ThresholdValue:        pulumi.Float64(1),
+			Duration:              pulumi.String(seconds(after - backupWindow)),
+			EvaluationMissingData: pulumi.String("EVALUATION_MISSING_DATA_ACTIVE"),
+			Aggregations: monitoring.AlertPolicyConditionConditionThresholdAggregationArray{&monitoring.AlertPolicyConditionConditionThresholdAggregationArgs{
+				AlignmentPeriod: pulumi.String(seconds(backupWindow)), PerSeriesAligner: pulumi.String("ALIGN_SUM"), CrossSeriesReducer: pulumi.String("REDUCE_SUM"),
+			}},
+			Trigger: &monitoring.AlertPolicyConditionConditionThresholdTriggerArgs{Count: pulumi.Int(1)},
+		},
+	}
+}

@@ -22,9 +22,16 @@ type NetworkArgs struct {
 type Network struct {
 	pulumi.ResourceState
 
-	NetworkID   pulumi.StringOutput // self link of the VPC
-	VMSubnetID  pulumi.StringOutput
+	// NetworkID and RunSubnetID are the VPC's and the Cloud Run subnet's ids
+	// (projects/P/global/networks/N, projects/P/regions/R/subnetworks/N): the
+	// form Cloud Run's Direct VPC egress takes, where a self link risks a
+	// refusal or a diff on every update (cloud rule direct-vpc-egress-ids).
+	NetworkID   pulumi.StringOutput
 	RunSubnetID pulumi.StringOutput
+	// VMSubnetSelfLink is the VM subnet's self link, which the VM and its
+	// reserved address have named since the first release: the address's
+	// subnetwork forces replacement, so it is left as it was.
+	VMSubnetSelfLink pulumi.StringOutput
 }
 
 // NewNetwork creates the VPC, its subnets and firewall rules.
@@ -105,11 +112,11 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		}
 	}
 
-	c.NetworkID = vpc.SelfLink
-	c.VMSubnetID = subnets["vm"].SelfLink
-	c.RunSubnetID = subnets["run"].SelfLink
+	c.NetworkID = vpc.ID().ToStringOutput()
+	c.RunSubnetID = subnets["run"].ID().ToStringOutput()
+	c.VMSubnetSelfLink = subnets["vm"].SelfLink
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
-		"networkId": c.NetworkID, "vmSubnetId": c.VMSubnetID, "runSubnetId": c.RunSubnetID,
+		"networkId": c.NetworkID, "vmSubnetSelfLink": c.VMSubnetSelfLink, "runSubnetId": c.RunSubnetID,
 	}); err != nil {
 		return nil, fmt.Errorf("network: %w", err)
 	}

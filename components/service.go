@@ -31,15 +31,35 @@ type ServiceArgs struct {
 	MinInstances   int
 	MaxInstances   int
 
-	Network pulumi.StringInput // VPC self link
-	Subnet  pulumi.StringInput // Direct VPC egress subnet self link
+	Network pulumi.StringInput // VPC id (projects/P/global/networks/N)
+	Subnet  pulumi.StringInput // Direct VPC egress subnet id (projects/P/regions/R/subnetworks/N)
 
-	// Access is "public" or "private"; it is recorded as the service's
+	// Access is "public", "private" or "iap"; it is recorded as the service's
 	// topology.AccessLabel so reviews and policies can check the invokers against it.
 	Access string
+	// Production is recorded as topology.ProductionLabel, for the policies.
+	Production bool
 	// Invokers are the IAM members given roles/run.invoker: exactly
-	// ["allUsers"] for a public service, the configured principals otherwise.
+	// ["allUsers"] for a public service, the configured principals for a
+	// private one, none with IAP (AgentInvoker is the one).
 	Invokers []string
+	// AgentInvoker, when set, is a Google service agent's member (IAP's) that
+	// is the service's invoker; an output, so the grant waits for the agent.
+	AgentInvoker pulumi.StringInput
+
+	// Edge, when set, is the load balancer in front: the service then takes
+	// requests from it alone and its run.app URL is off.
+	Edge *ServiceEdge
+}
+
+// ServiceEdge is what the service must know of the edge in front of it.
+type ServiceEdge struct {
+	// Address is the balancer's global address, which the proxy needs to find
+	// the client in X-Forwarded-For.
+	Address pulumi.StringInput
+	// URL is https://DOMAIN: the audience of ID tokens sent through the edge
+	// to a private service.
+	URL string
 }
 
 // Service is the Cloud Run front door: the nginx proxy, reaching the VM over
@@ -74,7 +94,18 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 	}
 
 	var envs cloudrunv2.ServiceTemplateContainerEnvArray
-	env := proxy.Env("", args.TimeoutSeconds, args.BodyLimitMiB)
+	env := proxy.Settings{TimeoutSeconds: args.TimeoutSeconds, BodyLimitMiB: args.BodyLimitMiB}.Env()
+	// Straight to Cloud Run, anyone may reach run.app; IAM decides who gets
+	// in. Behind the edge, only the load balancer may, so nothing bypasses
+	// Cloud Armor or IAP, and the run.app URL answers nothing.
+	ingress, uriDisabled := "INGRESS_TRAFFIC_ALL", false
+	var audiences pulumi.StringArray
+	if args.Edge != nil {
+		ingress, uriDisabled = "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER", true
+		if args.Access == "private" {
+			audiences = pulumi.StringArray{pulumi.String(args.Edge.URL)}
+		}
+	}
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		keys = append(keys, k)
@@ -82,22 +113,29 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 	sort.Strings(keys)
 	for _, k := range keys {
 		value := pulumi.String(env[k]).ToStringOutput()
-		if k == proxy.EnvBackend {
+		switch {
+		case k == proxy.EnvBackend:
 			value = pulumi.Sprintf("%s:%d", args.Backend, topology.DifyPort)
+		case k == proxy.EnvLoadBalancerAddress && args.Edge != nil:
+			value = args.Edge.Address.ToStringOutput()
 		}
 		envs = append(envs, &cloudrunv2.ServiceTemplateContainerEnvArgs{Name: pulumi.String(k), Value: value})
 	}
 
-	labels := pulumi.StringMap{topology.AccessLabel: pulumi.String(args.Access)}
+	labels := pulumi.StringMap{
+		topology.AccessLabel:     pulumi.String(args.Access),
+		topology.ProductionLabel: pulumi.String(fmt.Sprint(args.Production)),
+	}
 	for k, v := range args.Labels {
 		labels[k] = v
 	}
 	svc, err := cloudrunv2.NewService(ctx, name, &cloudrunv2.ServiceArgs{
-		Name:     pulumi.String(name),
-		Location: pulumi.String(args.Region),
-		Labels:   labels,
-		// Reachable from the internet; who may call it is decided by IAM below.
-		Ingress: pulumi.String("INGRESS_TRAFFIC_ALL"),
+		Name:               pulumi.String(name),
+		Location:           pulumi.String(args.Region),
+		Labels:             labels,
+		Ingress:            pulumi.String(ingress),
+		DefaultUriDisabled: pulumi.Bool(uriDisabled),
+		CustomAudiences:    audiences,
 		Template: &cloudrunv2.ServiceTemplateArgs{
 			ServiceAccount: sa.Email,
 			Timeout:        pulumi.Sprintf("%ds", args.TimeoutSeconds),
@@ -146,6 +184,13 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 			Name: svc.Name, Location: svc.Location, Role: pulumi.String(InvokerRole), Member: pulumi.String(m),
 		}, child...); err != nil {
 			return nil, fmt.Errorf("service: invoker %s: %w", m, err)
+		}
+	}
+	if args.AgentInvoker != nil {
+		if _, err := cloudrunv2.NewServiceIamMember(ctx, name+"-invoker-agent", &cloudrunv2.ServiceIamMemberArgs{
+			Name: svc.Name, Location: svc.Location, Role: pulumi.String(InvokerRole), Member: args.AgentInvoker,
+		}, child...); err != nil {
+			return nil, fmt.Errorf("service: agent invoker: %w", err)
 		}
 	}
 

@@ -20,6 +20,21 @@ const (
 	Public Access = "public"
 	// Private lets only the listed invokers call it, with Google-signed ID tokens.
 	Private Access = "private"
+	// IAP lets the listed people sign in with Google through Identity-Aware
+	// Proxy on the edge; Cloud Run then admits only IAP's service agent.
+	IAP Access = "iap"
+)
+
+// WAFMode is how the edge applies Google's preconfigured WAF rules.
+type WAFMode string
+
+const (
+	// WAFOff declares no WAF rules.
+	WAFOff WAFMode = "off"
+	// WAFPreview logs what the rules would block and blocks nothing.
+	WAFPreview WAFMode = "preview"
+	// WAFEnforce blocks what the rules match with 403.
+	WAFEnforce WAFMode = "enforce"
 )
 
 // Provisioning is the VM's provisioning model.
@@ -70,7 +85,20 @@ type Config struct {
 	ProxyImage        string // prebuilt image by digest; empty builds from proxy/
 	ProxyMinInstances int
 	ProxyMaxInstances int
-	Domain            string
+
+	// Domain, when set, puts the edge in front of the service: a global
+	// external Application Load Balancer with a managed certificate and Cloud
+	// Armor. The rest of this block configures it.
+	Domain                   string
+	DNSZone                  string
+	WAFMode                  WAFMode
+	AllowedSourceRanges      []string
+	RateLimitPerMinute       int
+	SignInRateLimitPerMinute int
+	IAPClientID              string
+	// IAPClientSecret is a secret: the program hands it to Pulumi only as a
+	// secret output, and no message ever repeats it.
+	IAPClientSecret string
 
 	VMSubnetCIDR  string
 	RunSubnetCIDR string
@@ -91,6 +119,10 @@ func (c *Config) BackupAlertAfter() time.Duration {
 	interval := time.Duration(c.BackupIntervalHours) * time.Hour
 	return interval + max(time.Hour, interval/2)
 }
+
+// Edge reports whether the stack has the edge (load balancer, certificate,
+// Cloud Armor) in front of Cloud Run.
+func (c *Config) Edge() bool { return c.Domain != "" }
 
 // BodyLimitMiB is the largest request body the proxy and Dify's nginx accept: the
 // upload limit plus 1 MiB for the multipart envelope around the file, so a file of
@@ -115,46 +147,67 @@ func (c *Config) BackupOnCalendar() string {
 // Getter returns the raw value of a namespaced key and whether the stack set it.
 type Getter func(key string) (string, bool)
 
+// Option changes how Load reads the configuration.
+type Option func(*reader)
+
+// SecretKeys tells Load which keys the stack holds encrypted (under `pulumi
+// up`, ctx.IsConfigSecret). A key declared Secret in Keys whose value is set
+// in plain text is then refused, so a secret never sits readable in a stack
+// file.
+func SecretKeys(isSecret func(key string) bool) Option {
+	return func(r *reader) { r.isSecret = isSecret }
+}
+
 // Load reads and validates the configuration of stack. Every problem is
 // reported, not just the first; on error the Config is nil.
-func Load(stack string, get Getter) (*Config, error) {
+func Load(stack string, get Getter, opts ...Option) (*Config, error) {
 	r := reader{get: get, defaults: map[string]Key{}}
+	for _, o := range opts {
+		o(&r)
+	}
 	for _, k := range Keys() {
 		r.defaults[k.Name] = k
 	}
 	c := &Config{
-		Stack:                 stack,
-		Project:               r.str("gcp:project"),
-		Region:                r.str("gcp:region"),
-		Zone:                  r.str(ns("zone")),
-		Production:            r.boolean(ns("production")),
-		Access:                Access(r.str(ns("access"))),
-		Invokers:              r.strings(ns("invokers")),
-		RequestTimeoutSeconds: r.integer(ns("requestTimeoutSeconds")),
-		UploadLimitMiB:        r.integer(ns("uploadLimitMiB")),
-		MachineType:           r.str(ns("machineType")),
-		Provisioning:          Provisioning(r.str(ns("provisioningModel"))),
-		BootDiskGiB:           r.integer(ns("bootDiskGiB")),
-		DataDiskGiB:           r.integer(ns("dataDiskGiB")),
-		DataDiskType:          r.str(ns("dataDiskType")),
-		SnapshotRetentionDays: r.integer(ns("snapshotRetentionDays")),
-		DeletionProtection:    r.boolean(ns("deletionProtection")),
-		DifyVersion:           r.str(ns("difyVersion")),
-		PluginDaemonImage:     r.str(ns("pluginDaemonImage")),
-		SandboxImage:          r.str(ns("sandboxImage")),
-		BackupIntervalHours:   r.integer(ns("backupIntervalHours")),
-		BackupRetentionDays:   r.integer(ns("backupRetentionDays")),
-		ProxyImage:            r.str(ns("proxyImage")),
-		ProxyMinInstances:     r.integer(ns("proxyMinInstances")),
-		ProxyMaxInstances:     r.integer(ns("proxyMaxInstances")),
-		Domain:                r.str(ns("domain")),
-		VMSubnetCIDR:          r.str(ns("vmSubnetCidr")),
-		RunSubnetCIDR:         r.str(ns("runSubnetCidr")),
-		Monitoring:            r.boolean(ns("monitoring")),
-		AlertEmails:           r.strings(ns("alertEmails")),
-		VMStartCron:           r.str(ns("vmStartCron")),
-		VMStopCron:            r.str(ns("vmStopCron")),
-		VMScheduleTimeZone:    r.str(ns("vmScheduleTimeZone")),
+		Stack:                    stack,
+		Project:                  r.str("gcp:project"),
+		Region:                   r.str("gcp:region"),
+		Zone:                     r.str(ns("zone")),
+		Production:               r.boolean(ns("production")),
+		Access:                   Access(r.str(ns("access"))),
+		Invokers:                 r.strings(ns("invokers")),
+		RequestTimeoutSeconds:    r.integer(ns("requestTimeoutSeconds")),
+		UploadLimitMiB:           r.integer(ns("uploadLimitMiB")),
+		MachineType:              r.str(ns("machineType")),
+		Provisioning:             Provisioning(r.str(ns("provisioningModel"))),
+		BootDiskGiB:              r.integer(ns("bootDiskGiB")),
+		DataDiskGiB:              r.integer(ns("dataDiskGiB")),
+		DataDiskType:             r.str(ns("dataDiskType")),
+		SnapshotRetentionDays:    r.integer(ns("snapshotRetentionDays")),
+		DeletionProtection:       r.boolean(ns("deletionProtection")),
+		DifyVersion:              r.str(ns("difyVersion")),
+		PluginDaemonImage:        r.str(ns("pluginDaemonImage")),
+		SandboxImage:             r.str(ns("sandboxImage")),
+		BackupIntervalHours:      r.integer(ns("backupIntervalHours")),
+		BackupRetentionDays:      r.integer(ns("backupRetentionDays")),
+		ProxyImage:               r.str(ns("proxyImage")),
+		ProxyMinInstances:        r.integer(ns("proxyMinInstances")),
+		ProxyMaxInstances:        r.integer(ns("proxyMaxInstances")),
+		Domain:                   r.str(ns("domain")),
+		DNSZone:                  r.str(ns("dnsZone")),
+		WAFMode:                  WAFMode(r.str(ns("wafMode"))),
+		AllowedSourceRanges:      r.strings(ns("allowedSourceRanges")),
+		RateLimitPerMinute:       r.integer(ns("rateLimitPerMinute")),
+		SignInRateLimitPerMinute: r.integer(ns("signInRateLimitPerMinute")),
+		IAPClientID:              r.str(ns("iapClientId")),
+		IAPClientSecret:          r.secret(ns("iapClientSecret")),
+		VMSubnetCIDR:             r.str(ns("vmSubnetCidr")),
+		RunSubnetCIDR:            r.str(ns("runSubnetCidr")),
+		Monitoring:               r.boolean(ns("monitoring")),
+		AlertEmails:              r.strings(ns("alertEmails")),
+		VMStartCron:              r.str(ns("vmStartCron")),
+		VMStopCron:               r.str(ns("vmStopCron")),
+		VMScheduleTimeZone:       r.str(ns("vmScheduleTimeZone")),
 	}
 	// Type errors come first; values that failed to parse are not judged again.
 	problems := r.problems
@@ -168,6 +221,7 @@ func Load(stack string, get Getter) (*Config, error) {
 // reader parses raw values by their declared type, collecting problems.
 type reader struct {
 	get      Getter
+	isSecret func(key string) bool // nil: not checked
 	defaults map[string]Key
 	problems Problems
 	bad      map[string]bool // keys whose value did not parse or is missing
@@ -210,6 +264,20 @@ func (r *reader) fail(key, value, reason, fix string) {
 
 func (r *reader) str(key string) string {
 	v, _ := r.raw(key)
+	return strings.TrimSpace(v)
+}
+
+// secret reads a key declared Secret. Its value never appears in a problem.
+func (r *reader) secret(key string) string {
+	v, set := r.get(key)
+	if !set {
+		return r.str(key)
+	}
+	if v != "" && r.isSecret != nil && !r.isSecret(key) {
+		r.fail(key, "[plain text]", "is set in plain text in the stack file, where anyone who can read the repository reads it",
+			fmt.Sprintf("pulumi config rm %s && pulumi config set --secret %s VALUE", key, key))
+		return ""
+	}
 	return strings.TrimSpace(v)
 }
 

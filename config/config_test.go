@@ -42,6 +42,7 @@ func TestDefaults(t *testing.T) {
 		BackupIntervalHours: 6, BackupRetentionDays: 30, ProxyMaxInstances: 4,
 		VMSubnetCIDR: "10.10.0.0/24", RunSubnetCIDR: "10.10.1.0/26",
 		Monitoring: true, AlertEmails: []string{"oncall@example.com"}, VMScheduleTimeZone: "UTC",
+		WAFMode: WAFPreview, AllowedSourceRanges: []string{}, RateLimitPerMinute: 1200, SignInRateLimitPerMinute: 10,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("loaded\n%+v\nwant\n%+v", *c, want)
@@ -52,6 +53,25 @@ func TestDefaults(t *testing.T) {
 	if got := c.BackupBucketName(); got != "acme-dify-prod-dify-prod-backups" {
 		t.Errorf("BackupBucketName = %q", got)
 	}
+}
+
+// edge adds a domain, and anything in m, to a case.
+func edge(m map[string]string) map[string]string {
+	out := map[string]string{"dify-gcp:domain": "dify.example.com"}
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// iap is a valid iap stack, changed by m.
+func iap(m map[string]string) map[string]string {
+	out := edge(map[string]string{"dify-gcp:access": "iap",
+		"dify-gcp:iapClientId": "1234567890-abcdef.apps.googleusercontent.com", "dify-gcp:iapClientSecret": "GOCSPX-not-a-real-secret"})
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 func TestRules(t *testing.T) {
@@ -66,7 +86,8 @@ func TestRules(t *testing.T) {
 		wantText string
 	}{
 		{name: "valid private", wantKeys: nil},
-		{name: "valid public", set: map[string]string{"dify-gcp:access": "public", "dify-gcp:invokers": "[]"}},
+		{name: "valid public", set: map[string]string{"dify-gcp:access": "public", "dify-gcp:invokers": "[]", "dify-gcp:domain": "dify.example.com"}},
+		{name: "valid public outside production without an edge", set: map[string]string{"dify-gcp:access": "public", "dify-gcp:invokers": "[]", "dify-gcp:production": "false"}},
 		{name: "valid spot outside production", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:monitoring": "false", "dify-gcp:provisioningModel": "spot"}},
 		{name: "valid timeout at cap", set: map[string]string{"dify-gcp:requestTimeoutSeconds": "3600"}},
 		{name: "valid upload at cap", set: map[string]string{"dify-gcp:uploadLimitMiB": "31"}},
@@ -88,9 +109,40 @@ func TestRules(t *testing.T) {
 		{name: "stack name uppercase", stack: "Prod", wantKeys: []string{"stack name"}},
 
 		{name: "access missing", unset: []string{"dify-gcp:access"}, wantKeys: []string{"dify-gcp:access"}, wantText: "is required"},
-		{name: "access unknown", set: map[string]string{"dify-gcp:access": "internal"}, wantKeys: []string{"dify-gcp:access"}, wantText: "public or private"},
-		{name: "public with invokers", set: map[string]string{"dify-gcp:access": "public"}, wantKeys: []string{"dify-gcp:invokers"}, wantText: "access is public"},
+		{name: "access unknown", set: map[string]string{"dify-gcp:access": "internal"}, wantKeys: []string{"dify-gcp:access"}, wantText: "public, private or iap"},
+		{name: "public with invokers", set: map[string]string{"dify-gcp:access": "public", "dify-gcp:domain": "dify.example.com"}, wantKeys: []string{"dify-gcp:invokers"}, wantText: "access is public"},
 		{name: "private without invokers", set: map[string]string{"dify-gcp:invokers": "[]"}, wantKeys: []string{"dify-gcp:invokers"}, wantText: "nobody could reach"},
+
+		// The edge: what it needs, and what makes no sense without it.
+		{name: "valid iap", set: iap(nil)},
+		{name: "valid edge with every option", set: map[string]string{"dify-gcp:domain": "dify.example.com", "dify-gcp:dnsZone": "example-com",
+			"dify-gcp:wafMode": "enforce", "dify-gcp:allowedSourceRanges": `["203.0.113.0/24", "2001:db8::/32"]`,
+			"dify-gcp:rateLimitPerMinute": "600", "dify-gcp:signInRateLimitPerMinute": "5"}},
+		{name: "valid waf off without an edge", set: map[string]string{"dify-gcp:wafMode": "off"}},
+		{name: "public production without an edge", set: map[string]string{"dify-gcp:access": "public", "dify-gcp:invokers": "[]"},
+			wantKeys: []string{"dify-gcp:domain"}, wantText: "no WAF and no rate limit"},
+		{name: "iap without a domain", set: iap(map[string]string{"dify-gcp:domain": ""}), wantKeys: []string{"dify-gcp:domain"}, wantText: "is empty with access iap"},
+		{name: "iap without invokers", set: iap(map[string]string{"dify-gcp:invokers": "[]"}), wantKeys: []string{"dify-gcp:invokers"}, wantText: "access iap: nobody"},
+		{name: "iap without a client", set: iap(map[string]string{"dify-gcp:iapClientId": "", "dify-gcp:iapClientSecret": ""}),
+			wantKeys: []string{"dify-gcp:iapClientId", "dify-gcp:iapClientSecret"}, wantText: "pulumi config set --secret dify-gcp:iapClientSecret"},
+		{name: "iap client id malformed", set: iap(map[string]string{"dify-gcp:iapClientId": "my-client"}), wantKeys: []string{"dify-gcp:iapClientId"}, wantText: "apps.googleusercontent.com"},
+		{name: "iap client without iap", set: map[string]string{"dify-gcp:iapClientId": "1234-abc.apps.googleusercontent.com", "dify-gcp:iapClientSecret": "GOCSPX-x"},
+			wantKeys: []string{"dify-gcp:iapClientId", "dify-gcp:iapClientSecret"}, wantText: "does not use IAP"},
+		{name: "domain malformed", set: map[string]string{"dify-gcp:domain": "https://dify.example.com/"}, wantKeys: []string{"dify-gcp:domain"}, wantText: "no scheme"},
+		{name: "dns zone without a domain", set: map[string]string{"dify-gcp:dnsZone": "example-com"}, wantKeys: []string{"dify-gcp:dnsZone"}, wantText: "no record to create"},
+		{name: "dns zone malformed", set: map[string]string{"dify-gcp:domain": "dify.example.com", "dify-gcp:dnsZone": "example.com."}, wantKeys: []string{"dify-gcp:dnsZone"}},
+		{name: "enforce without an edge", set: map[string]string{"dify-gcp:wafMode": "enforce"}, wantKeys: []string{"dify-gcp:wafMode"}, wantText: "nothing would be blocked"},
+		{name: "waf mode unknown", set: map[string]string{"dify-gcp:wafMode": "block"}, wantKeys: []string{"dify-gcp:wafMode"}, wantText: "off, preview or enforce"},
+		{name: "allow-list without an edge", set: map[string]string{"dify-gcp:allowedSourceRanges": `["203.0.113.0/24"]`}, wantKeys: []string{"dify-gcp:allowedSourceRanges"}, wantText: "no edge"},
+		{name: "allow-list entries", set: edge(map[string]string{"dify-gcp:allowedSourceRanges": `["203.0.113.7", "203.0.113.1/24", "0.0.0.0/0", "office", "198.51.100.0/24", "198.51.100.0/24"]`}),
+			wantKeys: []string{"dify-gcp:allowedSourceRanges", "dify-gcp:allowedSourceRanges", "dify-gcp:allowedSourceRanges", "dify-gcp:allowedSourceRanges", "dify-gcp:allowedSourceRanges"},
+			wantText: "write it as 203.0.113.7/32"},
+		{name: "allow-list too long", set: edge(map[string]string{"dify-gcp:allowedSourceRanges": `["10.0.0.0/8","10.1.0.0/16","10.2.0.0/16","10.3.0.0/16","10.4.0.0/16","10.5.0.0/16","10.6.0.0/16","10.7.0.0/16","10.8.0.0/16","10.9.0.0/16","10.10.0.0/16"]`}),
+			wantKeys: []string{"dify-gcp:allowedSourceRanges"}, wantText: "more than 10"},
+		{name: "rate limit too low", set: edge(map[string]string{"dify-gcp:rateLimitPerMinute": "10", "dify-gcp:signInRateLimitPerMinute": "5"}), wantKeys: []string{"dify-gcp:rateLimitPerMinute"}},
+		{name: "sign-in limit not stricter", set: edge(map[string]string{"dify-gcp:rateLimitPerMinute": "100", "dify-gcp:signInRateLimitPerMinute": "100"}),
+			wantKeys: []string{"dify-gcp:signInRateLimitPerMinute"}, wantText: "password guessing"},
+		{name: "sign-in limit zero", set: edge(map[string]string{"dify-gcp:signInRateLimitPerMinute": "0"}), wantKeys: []string{"dify-gcp:signInRateLimitPerMinute"}},
 		{name: "private with allUsers", set: map[string]string{"dify-gcp:invokers": `["allUsers"]`}, wantKeys: []string{"dify-gcp:invokers"}, wantText: "access public instead"},
 		{name: "invoker bad email", set: map[string]string{"dify-gcp:invokers": `["user:ana"]`}, wantKeys: []string{"dify-gcp:invokers"}},
 		{name: "invoker unknown kind", set: map[string]string{"dify-gcp:invokers": `["team:ana@example.com"]`}, wantKeys: []string{"dify-gcp:invokers"}, wantText: `unknown member kind "team"`},
@@ -134,8 +186,12 @@ func TestRules(t *testing.T) {
 		{name: "monitoring with daily backups", set: map[string]string{"dify-gcp:backupIntervalHours": "24"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}, wantText: "23.5 hours"},
 		{name: "schedule in production", set: map[string]string{"dify-gcp:vmStartCron": "0 8 * * 1-5", "dify-gcp:vmStopCron": "0 20 * * 1-5"}, wantKeys: []string{"dify-gcp:vmStartCron"}, wantText: "outage"},
 		{name: "schedule half set", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:vmStopCron": "0 20 * * 1-5"}, wantKeys: []string{"dify-gcp:vmStopCron"}},
-		{name: "schedule bad cron", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:vmStartCron": "8am", "dify-gcp:vmStopCron": "0 20 * * 1-5"}, wantKeys: []string{"dify-gcp:vmStartCron"}},
-		{name: "schedule bad zone", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:vmStartCron": "0 8 * * 1-5", "dify-gcp:vmStopCron": "0 20 * * 1-5", "dify-gcp:vmScheduleTimeZone": "Tokyo"}, wantKeys: []string{"dify-gcp:vmScheduleTimeZone"}},
+		{name: "schedule bad cron", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:monitoring": "false", "dify-gcp:vmStartCron": "8am", "dify-gcp:vmStopCron": "0 20 * * 1-5"}, wantKeys: []string{"dify-gcp:vmStartCron"}},
+		{name: "schedule bad zone", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:monitoring": "false", "dify-gcp:vmStartCron": "0 8 * * 1-5", "dify-gcp:vmStopCron": "0 20 * * 1-5", "dify-gcp:vmScheduleTimeZone": "Tokyo"}, wantKeys: []string{"dify-gcp:vmScheduleTimeZone"}},
+		// A scheduled VM is stopped every night: vm-down, the uptime check and
+		// the missed-backup alert would page each time.
+		{name: "schedule with monitoring", set: map[string]string{"dify-gcp:production": "false", "dify-gcp:vmStartCron": "0 8 * * 1-5", "dify-gcp:vmStopCron": "0 20 * * 1-5"},
+			wantKeys: []string{"dify-gcp:vmStartCron"}, wantText: "dify-gcp:monitoring = true would page every night"},
 		{name: "backup interval not dividing day", set: map[string]string{"dify-gcp:backupIntervalHours": "5"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}},
 		{name: "backup interval over a day", set: map[string]string{"dify-gcp:backupIntervalHours": "48"}, wantKeys: []string{"dify-gcp:backupIntervalHours"}},
 		{name: "backup retention zero", set: map[string]string{"dify-gcp:backupRetentionDays": "0"}, wantKeys: []string{"dify-gcp:backupRetentionDays"}},
@@ -227,6 +283,43 @@ func TestBackupOnCalendar(t *testing.T) {
 		c := Config{BackupIntervalHours: hours}
 		if got := c.BackupOnCalendar(); got != want {
 			t.Errorf("%d h: %q, want %q", hours, got, want)
+		}
+	}
+}
+
+// TestSecretKeysMustBeEncrypted: a key declared Secret is refused when the
+// stack holds it in plain text, and no message ever repeats its value.
+func TestSecretKeysMustBeEncrypted(t *testing.T) {
+	m := base()
+	for k, v := range iap(nil) {
+		m[k] = v
+	}
+	get := func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	const value = "GOCSPX-not-a-real-secret"
+
+	_, err := Load("prod", get, SecretKeys(func(string) bool { return false }))
+	if err == nil {
+		t.Fatal("a plain-text client secret was accepted")
+	}
+	if ps := err.(Problems); !slices.Equal(ps.Keys(), []string{"dify-gcp:iapClientSecret"}) || !strings.Contains(err.Error(), "pulumi config set --secret dify-gcp:iapClientSecret") {
+		t.Errorf("want one problem on the secret with the --secret fix, got:\n%v", err)
+	}
+	c, err := Load("prod", get, SecretKeys(func(k string) bool { return k == "dify-gcp:iapClientSecret" }))
+	if err != nil {
+		t.Fatalf("an encrypted client secret was refused: %v", err)
+	}
+	if c.IAPClientSecret != value {
+		t.Errorf("IAPClientSecret = %q", c.IAPClientSecret)
+	}
+	// Wrong everywhere else: the value still never shows.
+	m["dify-gcp:access"] = "private"
+	_, err = Load("prod", get)
+	if err == nil || strings.Contains(err.Error(), value) {
+		t.Errorf("the secret's value appears in, or no problem was reported:\n%v", err)
+	}
+	for _, k := range Keys() {
+		if k.Secret && k.Default != "" {
+			t.Errorf("%s is secret and has default %v: a secret has no default", k.Name, k.Default)
 		}
 	}
 }

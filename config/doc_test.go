@@ -8,11 +8,16 @@ import (
 
 // TestDocumented keeps docs/configuration.md's table equal to Keys.
 func TestDocumented(t *testing.T) {
+	if *update {
+		if err := marked.Replace("../docs/configuration.md", "<!-- keys:begin -->\n", "<!-- keys:end -->", Table()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	got, err := marked.Section("../docs/configuration.md", "<!-- keys:begin -->\n", "<!-- keys:end -->")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := Table(); got != want {
-		t.Errorf("docs/configuration.md's table is not config.Keys(); replace it with:\n%s", want)
+		t.Errorf("docs/configuration.md's table is not config.Keys(); run go test ./config -update, or replace it with:\n%s", want)
 	}
 }

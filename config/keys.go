@@ -1,6 +1,10 @@
 package config
 
-import "fmt"
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
 
 // Namespace is the project name: every key of this program is "dify-gcp:<name>".
 const Namespace = "dify-gcp"
@@ -19,6 +23,9 @@ type Key struct {
 	// Provider marks keys owned by a provider (gcp:*). Pulumi.yaml may not
 	// declare a type for them, so they are checked only here.
 	Provider bool
+	// Secret marks keys whose value must be set with --secret: Pulumi.yaml
+	// declares them secret, so the CLI refuses a plaintext value.
+	Secret bool
 }
 
 // Keys returns every key the program reads, in the order Pulumi.yaml lists them.
@@ -33,9 +40,9 @@ func Keys() []Key {
 		{Name: Namespace + ":production", Type: "boolean",
 			Description: "Whether this stack serves real users. Production refuses Spot VMs; there is no default, so every stack says what it is."},
 		{Name: Namespace + ":access", Type: "string",
-			Description: "Who may call the Cloud Run service: public (anyone on the internet) or private (only dify-gcp:invokers). No default: say which."},
+			Description: "Who may reach Dify: public (anyone on the internet), private (only dify-gcp:invokers, with Google-signed ID tokens) or iap (people in dify-gcp:invokers sign in with Google through Identity-Aware Proxy; needs dify-gcp:domain). No default: say which."},
 		{Name: Namespace + ":invokers", Type: "array", Default: []string{},
-			Description: "With access private: IAM members given roles/run.invoker, such as user:ana@example.com or group:dify-users@example.com. Must be empty with access public."},
+			Description: "With access private: IAM members given roles/run.invoker; with access iap: members given roles/iap.httpsResourceAccessor. Such as user:ana@example.com or group:dify-users@example.com. Must be empty with access public."},
 		{Name: Namespace + ":requestTimeoutSeconds", Type: "integer", Default: 900,
 			Description: "Cloud Run request timeout and the proxy's read/send timeout, one value for both (1-3600). A streamed chat answer must finish within it."},
 		{Name: Namespace + ":uploadLimitMiB", Type: "integer", Default: 15,
@@ -71,7 +78,21 @@ func Keys() []Key {
 		{Name: Namespace + ":proxyMaxInstances", Type: "integer", Default: 4,
 			Description: "Cloud Run maximum instances (1-100); also sizes the egress subnet's address use."},
 		{Name: Namespace + ":domain", Type: "string", Default: "",
-			Description: "Custom domain users reach Dify at (mapped to the service outside this program). Empty uses the service's run.app URL."},
+			Description: "Domain users reach Dify at, such as dify.example.com. Set, it builds the edge: a global external Application Load Balancer with a Google-managed certificate and Cloud Armor, and turns the service's run.app URL off. Empty uses the run.app URL (not allowed for a public production stack)."},
+		{Name: Namespace + ":dnsZone", Type: "string", Default: "",
+			Description: "Cloud DNS managed zone (its name, in gcp:project) that holds dify-gcp:domain; the program then creates the A record. Empty: create the record yourself (docs/deploy.md)."},
+		{Name: Namespace + ":wafMode", Type: "string", Default: "preview",
+			Description: "Cloud Armor's preconfigured WAF rules on the edge: off, preview (log what they would block; the default, because prompts sent to LLM apps often look like SQL injection or XSS) or enforce (block with 403)."},
+		{Name: Namespace + ":allowedSourceRanges", Type: "array", Default: []string{},
+			Description: "With the edge: the only client address ranges Cloud Armor lets in (CIDRs, at most 10), such as your offices' egress ranges. Empty lets in everyone."},
+		{Name: Namespace + ":rateLimitPerMinute", Type: "integer", Default: 1200,
+			Description: "With the edge: requests per minute one client address may make; more get 429 from Cloud Armor (60-100000). Offices behind one NAT address share it."},
+		{Name: Namespace + ":signInRateLimitPerMinute", Type: "integer", Default: 10,
+			Description: "With the edge: sign-in, password-reset and setup requests per minute one client address may make; a client over it is banned for 10 minutes (1-1000, below dify-gcp:rateLimitPerMinute)."},
+		{Name: Namespace + ":iapClientId", Type: "string", Default: "",
+			Description: "With access iap: the OAuth client ID (NUMBER-ID.apps.googleusercontent.com) created once in the console for IAP (docs/deploy.md)."},
+		{Name: Namespace + ":iapClientSecret", Type: "string", Default: "", Secret: true,
+			Description: "With access iap: that OAuth client's secret. Set it with pulumi config set --secret; it stays encrypted in the stack file and secret in state."},
 		{Name: Namespace + ":monitoring", Type: "boolean", Default: false,
 			Description: "Declare alerts: an uptime check of /console/api/ping, a missed or failed backup, the VM not running. Required in production, with dify-gcp:alertEmails."},
 		{Name: Namespace + ":alertEmails", Type: "array", Default: []string{},
@@ -106,4 +127,34 @@ func Table() string {
 		s += "| `" + k.Name + "` | " + k.Type + " | " + def + " | " + k.Description + " |\n"
 	}
 	return s
+}
+
+// ProjectYAML renders Keys as the config block of Pulumi.yaml (every key but
+// the provider's), so the file the CLI reads is made from the same table as
+// Load's defaults: `go test ./config -update` writes it.
+func ProjectYAML() string {
+	var b strings.Builder
+	b.WriteString("config:\n")
+	quote := func(s string) string { q, _ := json.Marshal(s); return string(q) }
+	for _, k := range Keys() {
+		if k.Provider {
+			continue
+		}
+		fmt.Fprintf(&b, "  %s:\n    type: %s\n", k.Name, k.Type)
+		if k.Type == "array" {
+			b.WriteString("    items:\n      type: string\n")
+		}
+		fmt.Fprintf(&b, "    description: %s\n", quote(k.Description))
+		switch d := k.Default.(type) {
+		case nil:
+		case string:
+			fmt.Fprintf(&b, "    default: %s\n", quote(d))
+		case []string:
+			q, _ := json.Marshal(d)
+			fmt.Fprintf(&b, "    default: %s\n", q)
+		default:
+			fmt.Fprintf(&b, "    default: %v\n", d)
+		}
+	}
+	return b.String()
 }

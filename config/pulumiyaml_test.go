@@ -1,13 +1,38 @@
 package config
 
 import (
+	"flag"
 	"fmt"
-	"github.com/dify-gcp/dify-gcp/graph"
 	"path/filepath"
 	"testing"
 
+	"github.com/dify-gcp/dify-gcp/graph"
+	"github.com/dify-gcp/dify-gcp/internal/marked"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 )
+
+var update = flag.Bool("update", false, "rewrite Pulumi.yaml's config block and docs/configuration.md's table from Keys")
+
+// Pulumi.yaml's config block is generated from Keys, between these markers.
+const yamlBegin, yamlEnd = "\nconfig:\n", "# end of config\n"
+
+// TestPulumiYAMLIsGenerated: the config block is exactly ProjectYAML.
+func TestPulumiYAMLIsGenerated(t *testing.T) {
+	path := filepath.Join("..", "Pulumi.yaml")
+	want := ProjectYAML()[len("config:\n"):]
+	if *update {
+		if err := marked.Replace(path, yamlBegin, yamlEnd, want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := marked.Section(path, yamlBegin, yamlEnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("Pulumi.yaml's config block is not config.Keys(): run go test ./config -update")
+	}
+}
 
 // TestPulumiYAMLDeclaresEveryKey holds Pulumi.yaml and Keys together: the CLI
 // applies Pulumi.yaml's defaults, Load applies Keys' defaults, and the two must

@@ -67,6 +67,7 @@ func validate(c *Config, skip map[string]bool) Problems {
 	r.dify()
 	r.backups()
 	r.proxy()
+	r.edge()
 	r.network()
 	r.monitoring()
 	r.schedule()
@@ -110,9 +111,9 @@ func (r *rules) access() {
 				"lists invokers but access is public, where anyone may call the service",
 				"remove dify-gcp:invokers, or set dify-gcp:access private to allow only them")
 		}
-	case Private:
+	case Private, IAP:
 		if len(c.Invokers) == 0 && r.judge(ns("invokers")) {
-			r.fail(ns("invokers"), "[]", "is empty with access private: nobody could reach Dify",
+			r.fail(ns("invokers"), "[]", fmt.Sprintf("is empty with access %s: nobody could reach Dify", c.Access),
 				"list at least one member, such as user:ana@example.com or group:dify-users@example.com")
 		}
 		seen := map[string]bool{}
@@ -127,8 +128,8 @@ func (r *rules) access() {
 			seen[m] = true
 		}
 	default:
-		r.fail(key, string(c.Access), "must be public or private; there is no default, because publishing Dify to the internet must be a decision",
-			"pulumi config set dify-gcp:access private (and list dify-gcp:invokers), or pulumi config set dify-gcp:access public")
+		r.fail(key, string(c.Access), "must be public, private or iap; there is no default, because publishing Dify to the internet must be a decision",
+			"pulumi config set dify-gcp:access private (and list dify-gcp:invokers), pulumi config set dify-gcp:access iap (with dify-gcp:domain), or pulumi config set dify-gcp:access public")
 	}
 }
 
@@ -137,7 +138,7 @@ func invokerProblem(m string) string {
 	kind, id, ok := strings.Cut(m, ":")
 	switch {
 	case m == "allUsers" || m == "allAuthenticatedUsers":
-		return "makes a private service public; set dify-gcp:access public instead if that is meant"
+		return "would let everyone in; set dify-gcp:access public instead if that is meant"
 	case !ok || id == "":
 		return "is not an IAM member (KIND:ID)"
 	}
@@ -308,9 +309,6 @@ func (r *rules) proxy() {
 		r.fail(k, strconv.Itoa(c.ProxyMinInstances), fmt.Sprintf("must be 0 to dify-gcp:proxyMaxInstances (%d)", c.ProxyMaxInstances),
 			"pulumi config set dify-gcp:proxyMinInstances 0")
 	}
-	if k := ns("domain"); r.judge(k) && c.Domain != "" && !domainRE.MatchString(c.Domain) {
-		r.fail(k, c.Domain, "is not a lowercase host name (no scheme, no path)", "pulumi config set dify-gcp:domain dify.example.com")
-	}
 }
 
 func (r *rules) network() {
@@ -399,5 +397,14 @@ func (r *rules) schedule() {
 		if _, err := time.LoadLocation(c.VMScheduleTimeZone); err != nil || c.VMScheduleTimeZone == "" || c.VMScheduleTimeZone == "Local" {
 			r.fail(k, c.VMScheduleTimeZone, "is not an IANA time zone", "pulumi config set dify-gcp:vmScheduleTimeZone Asia/Tokyo")
 		}
+	}
+	// The alerts watch a VM that should always run: the schedule stops it on
+	// purpose, and vm-down, the uptime check and the missed-backup alert
+	// would page each time. Refused rather than silenced, so an operator
+	// chooses which one this stack has.
+	if r.judge(ns("monitoring")) && c.Monitoring {
+		r.fail(start, c.VMStartCron,
+			fmt.Sprintf("schedules the VM (stopped at %q, %s) while dify-gcp:monitoring = true would page every night and weekend it is stopped: vm-down, the uptime check and the missed-backup alert all watch a VM that should always run", c.VMStopCron, c.VMScheduleTimeZone),
+			"remove dify-gcp:vmStartCron and dify-gcp:vmStopCron from this stack to keep its alerts, or set dify-gcp:monitoring false to keep the schedule")
 	}
 }

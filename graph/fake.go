@@ -32,25 +32,40 @@ func urn(project, stack, parent, typ, name string) string {
 // can show where a value comes from rather than a made-up value.
 func fakeState(project, typ, name string, inputs resource.PropertyMap, preview bool, symbols map[string]string, seq int) (string, resource.PropertyMap) {
 	state := inputs.Copy()
-	id := name + "-id"
-	if preview {
-		return id, state
-	}
 	str := func(k string) string {
 		if v, ok := inputs[resource.PropertyKey(k)]; ok && v.IsString() {
 			return v.StringValue()
 		}
 		return ""
 	}
-	set := func(k, v string) {
-		state[resource.PropertyKey(k)] = resource.NewStringProperty(v)
-		symbols[v] = fmt.Sprintf("<%s of %s>", k, name)
-	}
 	physical := str("name")
 	if physical == "" {
 		physical = name
 	}
-	set("selfLink", fmt.Sprintf("https://www.googleapis.com/fake/projects/%s/%s/%s", project, kind(typ), physical))
+	// Compute Engine resources get the id and self link the provider really
+	// gives them (projects/P/LOCATION/KIND/NAME, and the same under
+	// https://www.googleapis.com/compute/v1/), so a check that cares which
+	// form a field holds sees the real one. Other ids are only unique.
+	id := name + "-id"
+	path, isCompute := computePath(project, typ, physical, str)
+	if isCompute {
+		id = path
+	}
+	if preview {
+		return id, state
+	}
+	if isCompute {
+		symbols[id] = fmt.Sprintf("<id of %s>", name)
+	}
+	set := func(k, v string) {
+		state[resource.PropertyKey(k)] = resource.NewStringProperty(v)
+		symbols[v] = fmt.Sprintf("<%s of %s>", k, name)
+	}
+	if isCompute {
+		set("selfLink", ComputeAPI+path)
+	} else {
+		set("selfLink", fmt.Sprintf("https://www.googleapis.com/fake/projects/%s/%s/%s", project, kind(typ), physical))
+	}
 	switch typ {
 	case "gcp:compute/address:Address":
 		// Unique per address; external ones in TEST-NET-3, for documentation only.
@@ -59,8 +74,21 @@ func fakeState(project, typ, name string, inputs resource.PropertyMap, preview b
 		} else {
 			set("address", fmt.Sprintf("203.0.113.%d", 10+seq%240))
 		}
+	case "gcp:compute/globalAddress:GlobalAddress":
+		// TEST-NET-2, so a global address never looks like a regional one.
+		set("address", fmt.Sprintf("198.51.100.%d", 10+seq%240))
 	case "gcp:serviceaccount/account:Account":
 		email := str("accountId") + "@" + project + ".iam.gserviceaccount.com"
+		set("email", email)
+		set("member", "serviceAccount:"+email)
+	case "gcp:projects/serviceIdentity:ServiceIdentity":
+		// What services.generateServiceIdentity answers: the service's
+		// agent, service-NUMBER@DOMAIN.iam.gserviceaccount.com.
+		domain := map[string]string{"monitoring.googleapis.com": "gcp-sa-monitoring-notification", "run.googleapis.com": "serverless-robot-prod"}[str("service")]
+		if domain == "" {
+			domain = "gcp-sa-" + strings.TrimSuffix(str("service"), ".googleapis.com")
+		}
+		email := "service-" + FakeProjectNumber + "@" + domain + ".iam.gserviceaccount.com"
 		set("email", email)
 		set("member", "serviceAccount:"+email)
 	case "gcp:cloudrunv2/service:Service":
@@ -96,6 +124,35 @@ func fakeCall(project string, args pulumi.MockCallArgs, symbols map[string]strin
 		}), nil
 	}
 	return nil, fmt.Errorf("graph: no fake for function %s", args.Token)
+}
+
+// ComputeAPI is the prefix of every Compute Engine self link.
+const ComputeAPI = "https://www.googleapis.com/compute/v1/"
+
+// computePath returns projects/P/LOCATION/KIND/NAME for the Compute Engine
+// types the program declares (the provider's id format, see each resource's
+// "Import" section in the pulumi-gcp SDK), and false for any other type.
+func computePath(project, typ, name string, str func(string) string) (string, bool) {
+	kinds := map[string]string{
+		"gcp:compute/network:Network":               "global/networks",
+		"gcp:compute/firewall:Firewall":             "global/firewalls",
+		"gcp:compute/subnetwork:Subnetwork":         "regions/%s/subnetworks",
+		"gcp:compute/address:Address":               "regions/%s/addresses",
+		"gcp:compute/resourcePolicy:ResourcePolicy": "regions/%s/resourcePolicies",
+		"gcp:compute/disk:Disk":                     "zones/%s/disks",
+		"gcp:compute/instance:Instance":             "zones/%s/instances",
+	}
+	k, ok := kinds[typ]
+	if !ok {
+		return "", false
+	}
+	switch {
+	case strings.HasPrefix(k, "regions/"):
+		k = fmt.Sprintf(k, str("region"))
+	case strings.HasPrefix(k, "zones/"):
+		k = fmt.Sprintf(k, str("zone"))
+	}
+	return fmt.Sprintf("projects/%s/%s/%s", project, k, name), true
 }
 
 func kind(typ string) string {

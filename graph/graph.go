@@ -50,6 +50,10 @@ type Graph struct {
 	// Symbols maps each value the fake cloud made up to the reference a reader
 	// should see instead, such as "<address of dify-dev-internal-ip>".
 	Symbols map[string]string
+	// Invokes are the provider functions the program called (such as
+	// gcp:organizations/getProject:getProject), sorted, each once: they
+	// reach Google's APIs too, before any resource exists.
+	Invokes []string
 }
 
 // Options changes how the program is run.
@@ -57,6 +61,9 @@ type Options struct {
 	// Preview runs the program as `pulumi preview` does: values only a cloud
 	// provider can know (addresses, URLs, digests) stay unknown.
 	Preview bool
+	// SecretKeys are the config keys the stack holds encrypted, as
+	// StackConfig reports them (ctx.IsConfigSecret answers from these).
+	SecretKeys []string
 }
 
 // Run executes program for project and stack with the given config (keys
@@ -80,11 +87,13 @@ func Run(program pulumi.RunFunc, project, stack string, config map[string]string
 		return err
 	}, pulumi.WithMocks(project, stack, m), func(ri *pulumi.RunInfo) {
 		ri.Config = config
+		ri.ConfigSecretKeys = opts.SecretKeys
 		ri.DryRun = opts.Preview
 	})
 	// The graph comes back even with an error: what was registered before the
 	// failure (nothing, for a config error) is part of the answer.
-	return &Graph{Project: project, Stack: stack, Resources: m.resources, Outputs: outputs, Symbols: m.symbols}, err
+	return &Graph{Project: project, Stack: stack, Resources: m.resources, Outputs: outputs, Symbols: m.symbols,
+		Invokes: slices.Sorted(maps.Keys(m.invokes))}, err
 }
 
 func await(ctx context.Context, exports map[string]pulumi.Input) (map[string]Output, error) {
@@ -165,6 +174,7 @@ type mocks struct {
 	mu        sync.Mutex
 	resources []*Resource
 	symbols   map[string]string
+	invokes   map[string]bool
 }
 
 func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -205,6 +215,10 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.invokes == nil {
+		m.invokes = map[string]bool{}
+	}
+	m.invokes[args.Token] = true
 	return fakeCall(m.cloudProject, args, m.symbols)
 }
 

@@ -37,6 +37,16 @@ type Values struct {
 	BackupOnCalendar    string            // systemd OnCalendar expression for the backup timer
 	AppSecretsSecret    string            // Secret Manager secret id holding generated app secrets
 	AdminPasswordSecret string            // Secret Manager secret id holding INIT_PASSWORD
+
+	// BrowserURL is the base of the URLs Dify's web app calls from the browser
+	// (CONSOLE_API_URL, APP_API_URL, FILES_URL and the web URLs): PublicURL,
+	// or "" for the origin that served the page, Dify's own rule for an empty
+	// value ("If empty, it is the same domain", docker/.env.example). A
+	// private stack needs "": through `gcloud run services proxy` the page
+	// comes from http://localhost:8080, and calls to the run.app URL would go
+	// out without an ID token. API callers are not affected: they hold a token
+	// and call PublicURL directly.
+	BrowserURL string
 }
 
 // assets holds the template and every script it embeds. It is the package's
@@ -56,6 +66,18 @@ const (
 	BackupSuccessEvent = "backup-complete"
 	BackupFailureEvent = "backup-failed"
 	BackupManifest     = "manifest.json"
+	// BackupLogResourceType is the monitored resource type the entries are
+	// written with (gcloud logging write --monitored-resource-type), chosen
+	// rather than left to gcloud's default: "global", the backups of the
+	// stack rather than of one VM, so a replaced VM continues the same
+	// series. An alert on a log-based metric must restrict resource.type to
+	// it, or Cloud Monitoring refuses the policy (cloud rule
+	// alert-log-metric-resource-type).
+	BackupLogResourceType = "global"
+	// BackupSuccessSeverity is the severity of a BackupSuccessEvent entry and
+	// of no other entry of the log: the missed-backup alert counts the log's
+	// entries of this severity.
+	BackupSuccessSeverity = "NOTICE"
 )
 
 // Services are the compose services the deployment runs (Dify's default
@@ -204,6 +226,9 @@ func (v Values) Validate() error {
 	match("DataDiskDevice", v.DataDiskDevice, deviceRE, "a Compute Engine device name (lowercase letters, digits, hyphens)")
 	if err := checkPublicURL(v.PublicURL); err != nil {
 		bad("PublicURL", "%v", err)
+	}
+	if v.BrowserURL != "" && v.BrowserURL != v.PublicURL {
+		bad("BrowserURL", "%q must be PublicURL or empty (same origin)", v.BrowserURL)
 	}
 	switch {
 	case v.UploadLimitMiB < 1 || v.UploadLimitMiB > 1024:

@@ -177,6 +177,7 @@ func TestRenderedScriptEmbedsTheTestedFiles(t *testing.T) {
 // the values given, and every value sits inside single quotes.
 func TestRenderQuotesEveryValue(t *testing.T) {
 	v := prodValues()
+	v.BrowserURL = v.PublicURL
 	s := render(t, v)
 	start := strings.Index(s, "# This deployment.")
 	end := strings.Index(s[start:], "\n\n")
@@ -189,15 +190,15 @@ func TestRenderQuotesEveryValue(t *testing.T) {
 			block = append(block, line)
 		}
 	}
-	if len(block) != 13 {
-		t.Fatalf("want 11 readonly values and 2 arrays, found %d:\n%s", len(block), strings.Join(block, "\n"))
+	if len(block) != 14 {
+		t.Fatalf("want 12 readonly values and 2 arrays, found %d:\n%s", len(block), strings.Join(block, "\n"))
 	}
-	for _, line := range block[:11] {
+	for _, line := range block[:12] {
 		if !regexp.MustCompile(`^readonly [A-Z_]+='[^']*'$`).MatchString(line) {
 			t.Errorf("not single-quoted: %s", line)
 		}
 	}
-	for _, line := range block[11:] {
+	for _, line := range block[12:] {
 		if !regexp.MustCompile(`^declare -rA [A-Z]+=\((\[[a-z_]+\]='[^']*' )+\)$`).MatchString(line) {
 			t.Errorf("not an array of single-quoted values: %s", line)
 		}
@@ -206,7 +207,7 @@ func TestRenderQuotesEveryValue(t *testing.T) {
 for s in "${!IMAGES[@]}"; do printf '%s=%s\n' "$s" "${IMAGES[$s]}"; done | sort
 for s in "${!STATEFUL[@]}"; do printf '%s=%s\n' "$s" "${STATEFUL[$s]}"; done | sort
 printf '%s\n' "$STACK" "$PROJECT" "$DIFY_VERSION" "$DATA_DISK_DEVICE" \
-  "$PUBLIC_URL" "$UPLOAD_LIMIT_MIB" "$BODY_LIMIT_MIB" "$BACKUP_BUCKET" "$BACKUP_ON_CALENDAR" \
+  "$PUBLIC_URL" "$BROWSER_URL" "$UPLOAD_LIMIT_MIB" "$BODY_LIMIT_MIB" "$BACKUP_BUCKET" "$BACKUP_ON_CALENDAR" \
   "$APP_SECRETS_SECRET" "$ADMIN_PASSWORD_SECRET"`).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +221,7 @@ printf '%s\n' "$STACK" "$PROJECT" "$DIFY_VERSION" "$DATA_DISK_DEVICE" \
 		want = append(want, s+"="+stateful[s])
 	}
 	want = append(want, v.Stack, v.Project, v.DifyVersion, v.DataDiskDevice,
-		v.PublicURL, "31", "32", v.BackupBucket, v.BackupOnCalendar, v.AppSecretsSecret, v.AdminPasswordSecret)
+		v.PublicURL, v.BrowserURL, "31", "32", v.BackupBucket, v.BackupOnCalendar, v.AppSecretsSecret, v.AdminPasswordSecret)
 	if string(out) != strings.Join(want, "\n")+"\n" {
 		t.Errorf("values read back by bash:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
 	}

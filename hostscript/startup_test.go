@@ -215,7 +215,7 @@ func runStartupFunctions(t *testing.T, h hostFixture, srv *httptest.Server, body
 set -E
 STACK=dev PROJECT=acme-dify-dev DIFY_VERSION=%[5]s
 %[6]s
-PUBLIC_URL=https://dify.example.com UPLOAD_LIMIT_MIB=15 BODY_LIMIT_MIB=16
+PUBLIC_URL=https://dify.example.com BROWSER_URL=https://dify.example.com UPLOAD_LIMIT_MIB=15 BODY_LIMIT_MIB=16
 APP_SECRETS_SECRET=dify-dev-app-secrets ADMIN_PASSWORD_SECRET=dify-dev-admin-password
 DIFY_PORT=%[3]d HEALTH_PATH=%[4]s
 source %[1]s/startup/common.sh

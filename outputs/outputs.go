@@ -8,8 +8,13 @@ package outputs
 // Output names. Renaming one breaks consumers: add a new name instead, and keep
 // the old one until they have moved.
 const (
-	// ServiceURL is the HTTPS address users and API clients reach Dify at.
+	// ServiceURL is the HTTPS address users and API clients reach Dify at:
+	// https://DOMAIN with the edge (the run.app URL is then off), else the
+	// Cloud Run service's run.app URL.
 	ServiceURL = "serviceUrl"
+	// EdgeAddress is the edge's global IPv4 address, which the domain's A
+	// record points at; empty without an edge.
+	EdgeAddress = "edgeAddress"
 	// PublicURL is the address Dify believes it is served at: the custom domain
 	// when one is configured, else the service's deterministic run.app URL.
 	PublicURL = "publicUrl"
@@ -49,7 +54,8 @@ type Spec struct {
 // All returns every output in the order docs/outputs.md lists them.
 func All() []Spec {
 	return []Spec{
-		{ServiceURL, "HTTPS address of the Cloud Run service, the front door", "https://dify-prod-abc123-an.a.run.app"},
+		{ServiceURL, "HTTPS address of the front door: https://DOMAIN with the edge, else the Cloud Run service's run.app URL", "https://dify.example.com"},
+		{EdgeAddress, "Global IPv4 address of the edge, where the domain's A record points (empty without an edge)", "34.120.7.9"},
 		{PublicURL, "Address Dify is configured to be served at (custom domain or deterministic run.app URL)", "https://dify-prod-123456789012.asia-northeast1.run.app"},
 		{ServiceName, "Cloud Run service name", "dify-prod"},
 		{Region, "Region of the service, VM, registry and bucket", "asia-northeast1"},

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/dify-gcp/dify-gcp/armor"
 	"github.com/dify-gcp/dify-gcp/config"
 )
 
@@ -43,6 +44,11 @@ func Prices() map[string]Price {
 		"registry/storage":          {0.10, "GiB-month over 0.5 GiB", "shared/reference/gcp.md (Artifact Registry)", false},
 		"run/idle-vcpu":             {0.0000025, "vCPU-second (idle minimum instance)", "cloud.google.com/run/pricing (tier 1)", true},
 		"run/idle-gib":              {0.0000025, "GiB-second (idle minimum instance)", "cloud.google.com/run/pricing (tier 1)", true},
+		"lb/forwarding-rules":       {0.025, "hour (the first 5 forwarding rules together)", "cloud.google.com/vpc/network-pricing (global external Application Load Balancer)", true},
+		"lb/data":                   {0.008, "GiB processed", "cloud.google.com/vpc/network-pricing (global external Application Load Balancer)", true},
+		"armor/policy":              {5, "policy-month", "cloud.google.com/armor/pricing (Standard)", true},
+		"armor/rule":                {1, "rule-month", "cloud.google.com/armor/pricing (Standard)", true},
+		"armor/requests":            {0.75, "million requests", "cloud.google.com/armor/pricing (Standard)", true},
 	}
 }
 
@@ -58,6 +64,11 @@ const (
 	BackupShare = 0.5
 	// ProxyImageGiB is the size of one proxy image version.
 	ProxyImageGiB = 0.02
+	// EdgeRequestsPerMonth and EdgeGiBPerMonth are the traffic assumed through
+	// the edge, for its per-request and per-GiB charges: a team of about a
+	// hundred people using Dify daily.
+	EdgeRequestsPerMonth = 3_000_000
+	EdgeGiBPerMonth      = 30
 )
 
 // Line is one item of the estimate.
@@ -83,8 +94,9 @@ func EstimateFor(cfg *config.Config) Estimate {
 	e := Estimate{
 		PricesAsOf: PricesAsOf,
 		Assumes: fmt.Sprintf("data disk %.0f%% full, %.0f%% of it changing daily, a backup %.0f%% of the used data; "+
+			"with the edge, %d million requests and %d GiB a month through it; "+
 			"Cloud Run requests, network egress and logging beyond the free tier are not included",
-			DataFullness*100, DailyChange*100, BackupShare*100),
+			DataFullness*100, DailyChange*100, BackupShare*100, EdgeRequestsPerMonth/1_000_000, EdgeGiBPerMonth),
 	}
 	add := func(item, qty string, usd float64, note string) {
 		usd = math.Round(usd*100) / 100
@@ -137,6 +149,16 @@ func EstimateFor(cfg *config.Config) Estimate {
 	regGiB := 10 * ProxyImageGiB // the cleanup policy keeps ten versions
 	add("Artifact Registry", fmt.Sprintf("%.1f GiB", regGiB), math.Max(0, regGiB-0.5)*p["registry/storage"].USD, "within the free 0.5 GiB")
 
+	if cfg.Edge() {
+		fr := p["lb/forwarding-rules"]
+		add("edge forwarding rules (443, 80)", fmt.Sprintf("%d h", HoursPerMonth), HoursPerMonth*fr.USD, checkNote(fr))
+		data := p["lb/data"]
+		add("edge data processed", fmt.Sprintf("%d GiB (assumed)", EdgeGiBPerMonth), EdgeGiBPerMonth*data.USD, checkNote(data))
+		rules := len(armor.Rules(armorSettings(cfg)))
+		pol, rule, req := p["armor/policy"], p["armor/rule"], p["armor/requests"]
+		add("Cloud Armor policy and rules", fmt.Sprintf("1 policy, %d rules", rules), pol.USD+float64(rules)*rule.USD, checkNote(pol))
+		add("Cloud Armor requests", fmt.Sprintf("%.0f million (assumed)", EdgeRequestsPerMonth/1e6), EdgeRequestsPerMonth/1e6*req.USD, checkNote(req))
+	}
 	if cfg.ProxyMinInstances > 0 {
 		secs := float64(HoursPerMonth * 3600 * cfg.ProxyMinInstances)
 		cpu, mem := p["run/idle-vcpu"], p["run/idle-gib"]
@@ -212,6 +234,19 @@ func Warnings(cfg *config.Config) []string {
 	if cfg.Access == config.Public {
 		w = append(w, "access is public: anyone on the internet reaches Dify's login page (the admin password is set at first boot, so nobody can claim /install)")
 	}
+	if cfg.Edge() {
+		dns := "create an A record for " + cfg.Domain + " pointing at the edgeAddress output"
+		if cfg.DNSZone != "" {
+			dns = "the program creates the A record in the Cloud DNS zone " + cfg.DNSZone
+		}
+		w = append(w, "the edge serves "+cfg.Domain+": "+dns+"; Google provisions the certificate once the name resolves there (up to an hour), and HTTPS fails until then")
+		if cfg.WAFMode == config.WAFPreview {
+			w = append(w, "Cloud Armor's WAF rules only log (wafMode preview): review what they match in the load balancer's logs, then set dify-gcp:wafMode enforce (docs/operations.md)")
+		}
+		if cfg.Access == config.Private {
+			w = append(w, "access is private behind the edge: callers send ID tokens with audience https://"+cfg.Domain+"; a browser cannot, so people need access iap")
+		}
+	}
 	if cfg.Provisioning == config.Spot {
 		w = append(w, "the VM is Spot: Google can stop it at any time; it keeps its disks and needs `gcloud compute instances start` to return")
 	}
@@ -228,4 +263,10 @@ func Warnings(cfg *config.Config) []string {
 		w = append(w, "proxyMinInstances is 0: the first request after idle waits for a cold start")
 	}
 	return w
+}
+
+// armorSettings is the edge's Cloud Armor configuration of cfg.
+func armorSettings(cfg *config.Config) armor.Settings {
+	return armor.Settings{WAF: string(cfg.WAFMode), AllowedRanges: cfg.AllowedSourceRanges,
+		PerMinute: cfg.RateLimitPerMinute, SignInPerMinute: cfg.SignInRateLimitPerMinute}
 }

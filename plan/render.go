@@ -143,6 +143,9 @@ func tableSettings() map[string][]string {
 // Mermaid writes a flowchart of the components, their resources and the
 // dependencies between components' resources. Edges point from what is needed
 // to what needs it. The project APIs, which everything waits for, are one node.
+// Users arrive at the front door: the edge's forwarding rules when there is an
+// edge, else the Cloud Run service; a labelled edge shows where the edge's
+// serverless NEG sends requests, which no dependency records.
 func Mermaid(w io.Writer, p *Plan) error {
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
@@ -174,6 +177,15 @@ func Mermaid(w io.Writer, p *Plan) error {
 			order = append(order, e)
 		}
 	}
+	front := "cloudrunv2/service"
+	for _, c := range p.Components {
+		for _, r := range c.Resources {
+			if r.Type == "compute/globalForwardingRule" {
+				front = r.Type
+			}
+		}
+	}
+	var negs, services []string
 	for _, c := range p.Components {
 		if c.Type == "APIs" {
 			continue
@@ -188,7 +200,13 @@ func Mermaid(w io.Writer, p *Plan) error {
 			own[r.Label] = true
 		}
 		for _, r := range c.Resources {
-			if r.Type == "cloudrunv2/service" {
+			switch r.Type {
+			case "compute/regionNetworkEndpointGroup":
+				negs = append(negs, ids[r.Label])
+			case "cloudrunv2/service":
+				services = append(services, ids[r.Label])
+			}
+			if r.Type == front {
 				addEdge(fmt.Sprintf("  users --> %s", ids[r.Label]))
 			}
 			for _, d := range r.DependsOn {
@@ -196,6 +214,11 @@ func Mermaid(w io.Writer, p *Plan) error {
 					addEdge(fmt.Sprintf("  %s --> %s", from, ids[r.Label]))
 				}
 			}
+		}
+	}
+	for _, neg := range negs {
+		for _, svc := range services {
+			addEdge(fmt.Sprintf("  %s -. requests .-> %s", neg, svc))
 		}
 	}
 	for _, e := range order {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/dify-gcp/dify-gcp/config"
 	"github.com/dify-gcp/dify-gcp/graph"
@@ -12,15 +13,16 @@ import (
 // returns its plan. A configuration the program refuses is an error carrying
 // every problem, exactly as `pulumi up` would report it.
 func ForStack(dir, stack string, program pulumi.RunFunc) (*Plan, error) {
-	project, raw, _, err := graph.StackConfig(dir, stack)
+	project, raw, secrets, err := graph.StackConfig(dir, stack)
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	cfg, err := config.Load(stack, func(k string) (string, bool) { v, ok := raw[k]; return v, ok })
+	cfg, err := config.Load(stack, func(k string) (string, bool) { v, ok := raw[k]; return v, ok },
+		config.SecretKeys(func(k string) bool { return slices.Contains(secrets, k) }))
 	if err != nil {
 		return nil, fmt.Errorf("plan: stack %s: %w", stack, err)
 	}
-	g, err := graph.Run(program, project, stack, raw, graph.Options{})
+	g, err := graph.Run(program, project, stack, raw, graph.Options{SecretKeys: secrets})
 	if err != nil {
 		return nil, fmt.Errorf("plan: stack %s: %w", stack, err)
 	}

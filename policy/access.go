@@ -121,8 +121,8 @@ func checkInvokers(s Stack) []finding {
 			continue
 		}
 		mode, _ := asString(label)
-		if !ok || (mode != accessPublic && mode != accessPrivate) {
-			out = append(out, finding{svc.URN, fmt.Sprintf("Cloud Run service %s has %s=%q: access must be declared public or private", svc.Name, topology.AccessLabel, mode)})
+		if !ok || (mode != accessPublic && mode != accessPrivate && mode != accessIAP) {
+			out = append(out, finding{svc.URN, fmt.Sprintf("Cloud Run service %s has %s=%q: access must be declared public, private or iap", svc.Name, topology.AccessLabel, mode)})
 			continue
 		}
 		var known []string
@@ -139,6 +139,10 @@ func checkInvokers(s Stack) []finding {
 			if maybe { // may not be this service's grant at all
 				unknown += len(k) + u
 				continue
+			}
+			if u > 0 && mode == accessIAP && fromIAPAgent(s, g) {
+				// Not known in a preview, but computed from IAP's agent.
+				k, u = append(k, "serviceAccount:service-0@gcp-sa-iap.iam.gserviceaccount.com"), u-1
 			}
 			known, unknown = append(known, k...), unknown+u
 		}
@@ -177,6 +181,15 @@ func judgeInvokers(svc Resource, mode string, known []string, unknown int) []fin
 		}
 		if unknown == 0 && len(known) == 0 {
 			bad("grants %s to nobody: no one could call it", invokerRole)
+		}
+	case accessIAP:
+		for _, m := range known {
+			if !iapAgentRE.MatchString(m) {
+				bad("grants %s to %s: behind IAP, only IAP's service agent may call it, or IAP is bypassed", invokerRole, m)
+			}
+		}
+		if unknown == 0 && len(known) != 1 {
+			bad("grants %s to %d members, want exactly IAP's service agent", invokerRole, len(known))
 		}
 	}
 	return out

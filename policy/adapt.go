@@ -18,6 +18,7 @@ func FromGraph(g *graph.Graph) Stack {
 			Props:        plainMap(resource.FromResourcePropertyMap(r.Inputs)),
 			Protect:      r.Protect,
 			PropertyDeps: copyDeps(r.PropertyDeps),
+			DependsOn:    append([]string(nil), r.DependsOn...),
 		})
 	}
 	return s
@@ -39,6 +40,7 @@ func FromAnalyzer(rs []policyx.AnalyzerResource) Stack {
 			Props:        plainMap(r.Properties),
 			Protect:      r.Options.Protect,
 			PropertyDeps: copyDeps(r.PropertyDependencies),
+			DependsOn:    append([]string(nil), r.Dependencies...),
 		})
 	}
 	return s

@@ -4,9 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dify-gcp/dify-gcp/graph"
 	"github.com/dify-gcp/dify-gcp/policy"
-	"github.com/dify-gcp/dify-gcp/stack"
 )
 
 // Type tokens the tests build or look up.
@@ -24,24 +22,25 @@ const (
 	tAccount        = "gcp:serviceaccount/account:Account"
 	tKey            = "gcp:serviceaccount/key:Key"
 	tProjectIAM     = "gcp:projects/iAMMember:IAMMember"
+	tNEG            = "gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup"
+	tBackend        = "gcp:compute/backendService:BackendService"
+	tIAPMember      = "gcp:iap/webBackendServiceIamMember:WebBackendServiceIamMember"
 )
 
-// shippedStacks are the stack files of the repository.
-func shippedStacks() []string { return []string{"dev", "prod"} }
+// shippedStacks are the stack files of the repository, and the iap variant.
+func shippedStacks() []string { return []string{"dev", "prod", "iap"} }
 
-// shipped runs the real program for a stack file of the repository and
-// returns its resources in the policy model.
+// shipped runs the real program for a stack file of the repository, or one of
+// the variants (cloud_test.go), and returns its resources in the policy model.
 func shipped(t *testing.T, name string, preview bool) policy.Stack {
 	t.Helper()
-	project, cfg, _, err := graph.StackConfig("..", name)
-	if err != nil {
-		t.Fatal(err)
+	for _, v := range variants() {
+		if v.name == name {
+			return policy.FromGraph(runVariant(t, v, preview))
+		}
 	}
-	g, err := graph.Run(stack.Program, project, name, cfg, graph.Options{Preview: preview})
-	if err != nil {
-		t.Fatalf("stack %s: program failed: %v", name, err)
-	}
-	return policy.FromGraph(g)
+	t.Fatalf("no stack or variant %q", name)
+	return policy.Stack{}
 }
 
 // first returns the first resource of a type that satisfies match (nil

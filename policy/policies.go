@@ -144,8 +144,26 @@ func Policies() []Policy {
 		{
 			ID: "run-invokers-match-access", Title: "Cloud Run invokers are exactly what the access mode says",
 			Severity: Critical, Reference: "DESIGN.md lesson: public or private must be explicit",
-			Fix:   `label the service ` + topology.AccessLabel + `=public with exactly one roles/run.invoker member, allUsers, or ` + topology.AccessLabel + `=private with the configured principals and never allUsers or allAuthenticatedUsers (config access and invokers; components/service.go)`,
+			Fix:   `label the service ` + topology.AccessLabel + `=public with exactly one roles/run.invoker member, allUsers; ` + topology.AccessLabel + `=private with the configured principals and never allUsers or allAuthenticatedUsers; or ` + topology.AccessLabel + `=iap with IAP's service agent alone (config access and invokers; components/service.go)`,
 			check: checkInvokers,
+		},
+		{
+			ID: "edge-armor-on-public-production", Title: "A public production stack is reached only through the edge, with Cloud Armor",
+			Severity: Critical, Reference: "DESIGN.md: the edge (a load balancer with Cloud Armor; nothing bypasses it)",
+			Fix:   "set dify-gcp:domain in the production stack, which builds the edge: a serverless NEG for the service, an EXTERNAL_MANAGED backend service with a securityPolicy (components/edge.go)",
+			check: checkArmorOnPublicProduction,
+		},
+		{
+			ID: "edge-locks-cloud-run", Title: "Behind the edge, Cloud Run admits only the load balancer and its run.app URL is off",
+			Severity: High, Reference: "DESIGN.md: the edge (Cloud Run's ingress is the load balancer only and its run.app URL is off)",
+			Fix:   `set the service's ingress to "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER" and defaultUriDisabled to true when a serverless NEG sends to it (components/service.go)`,
+			check: checkEdgeLocksIngress,
+		},
+		{
+			ID: "iap-on-the-edge", Title: "With access iap, the backend service has IAP and lets no one in by default",
+			Severity: Critical, Reference: "DESIGN.md: the edge (Identity-Aware Proxy for access: iap)",
+			Fix:   "give the backend service in front of the service an iap block (OAuth client id and secret), and grant roles/iap.httpsResourceAccessor only to the configured invokers, never allUsers or allAuthenticatedUsers (components/edge.go)",
+			check: checkIAP,
 		},
 		{
 			ID: "proxy-timeout-matches-run", Title: "The proxy's timeout equals Cloud Run's request timeout",

@@ -43,6 +43,9 @@ type Resource struct {
 	// PropertyDeps maps a top-level property to the URNs its value was computed
 	// from.
 	PropertyDeps map[string][]string
+	// DependsOn lists the URNs the resource waits for besides its inputs
+	// (Pulumi's dependsOn); the engine may list the input dependencies too.
+	DependsOn []string
 }
 
 // Get returns the property at path (string keys into objects, int indexes into

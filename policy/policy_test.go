@@ -211,6 +211,39 @@ func badCases() []badCase {
 			set(t, svc(t, s), "public", "labels", topology.AccessLabel)
 		}, "besides allUsers"},
 
+		{"run-invokers-match-access", "iap", "a person may call the service behind IAP", func(t *testing.T, s *policy.Stack) {
+			invoker(t, s, "user:ana@example.com")
+		}, "only IAP's service agent may call it"},
+		{"run-invokers-match-access", "iap", "IAP's agent not an invoker", func(t *testing.T, s *policy.Stack) {
+			remove(s, tRunIAM)
+		}, "want exactly IAP's service agent"},
+
+		{"edge-armor-on-public-production", "prod", "no edge in front", func(t *testing.T, s *policy.Stack) {
+			remove(s, tNEG)
+		}, "no load balancer and Cloud Armor policy in front"},
+		{"edge-armor-on-public-production", "prod", "a backend service without Armor", func(t *testing.T, s *policy.Stack) {
+			b := first(t, *s, tBackend, nil)
+			del(t, b, "securityPolicy")
+			delete(b.PropertyDeps, "securityPolicy")
+		}, "no load balancer and Cloud Armor policy in front"},
+		{"edge-locks-cloud-run", "prod", "ingress from everywhere behind the edge", func(t *testing.T, s *policy.Stack) {
+			set(t, svc(t, s), "INGRESS_TRAFFIC_ALL", "ingress")
+		}, "clients can go around Cloud Armor and IAP"},
+		{"edge-locks-cloud-run", "iap", "the run.app URL left on", func(t *testing.T, s *policy.Stack) {
+			set(t, svc(t, s), false, "defaultUriDisabled")
+		}, "its run.app URL is on"},
+		{"iap-on-the-edge", "iap", "no IAP on the backend service", func(t *testing.T, s *policy.Stack) {
+			del(t, first(t, *s, tBackend, nil), "iap")
+		}, "has no IAP"},
+		{"iap-on-the-edge", "iap", "IAP open to everyone", func(t *testing.T, s *policy.Stack) {
+			b := first(t, *s, tBackend, nil)
+			add(s, tIAPMember, "everyone", map[string]any{"webBackendService": b.Props["name"], "role": "roles/iap.httpsResourceAccessor", "member": "allAuthenticatedUsers"},
+				map[string][]string{"webBackendService": {b.URN}})
+		}, "lets allAuthenticatedUsers through IAP"},
+		{"iap-on-the-edge", "iap", "no load balancer at all", func(t *testing.T, s *policy.Stack) {
+			remove(s, tNEG)
+		}, "has no load balancer in front"},
+
 		{"proxy-timeout-matches-run", "dev", "Cloud Run cuts earlier than the proxy", func(t *testing.T, s *policy.Stack) {
 			set(t, svc(t, s), "300s", "template", "timeout")
 		}, "cuts requests after 5m0s but its proxy's PROXY_TIMEOUT_SECONDS is \"900\""},

@@ -43,6 +43,7 @@ type settings struct {
 	backend        string
 	timeoutSeconds int
 	bodyLimitMiB   int
+	lbAddress      string // the edge's address; "" for clients straight to Cloud Run
 	extraEnv       map[string]string
 	workers        string
 	bare           bool
@@ -58,7 +59,7 @@ func defaults(backend string) settings {
 func startProxy(t *testing.T, s settings) *proxytest.Proxy {
 	t.Helper()
 	requireNginx(t)
-	env := proxy.Env(s.backend, s.timeoutSeconds, s.bodyLimitMiB)
+	env := proxy.Settings{Backend: s.backend, TimeoutSeconds: s.timeoutSeconds, BodyLimitMiB: s.bodyLimitMiB, LoadBalancerAddress: s.lbAddress}.Env()
 	for k, v := range s.extraEnv {
 		env[k] = v
 	}

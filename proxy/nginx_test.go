@@ -503,6 +503,15 @@ func TestForwardedHeaders(t *testing.T) {
 			want: seen{Proto: "HTTP/1.1", Host: "dify.example.com", XFF: "203.0.113.7", XFP: "https", XRealIP: "203.0.113.7"},
 		},
 		{
+			// Empty entries the client wrote change nothing either.
+			name: "forged with empty entries",
+			headers: map[string]string{
+				"Host":            "dify.example.com",
+				"X-Forwarded-For": "10.0.0.1,, , 203.0.113.7",
+			},
+			want: seen{Proto: "HTTP/1.1", Host: "dify.example.com", XFF: "203.0.113.7", XFP: "https", XRealIP: "203.0.113.7"},
+		},
+		{
 			// No X-Forwarded-For (a local run): the peer is the client.
 			name:    "direct",
 			headers: map[string]string{"Host": "localhost"},
@@ -530,6 +539,52 @@ func TestForwardedHeaders(t *testing.T) {
 		if len(got.Connection) != 0 || got.Close {
 			t.Errorf("%s: Dify saw Connection %q (close %v); want none, so the connection is reused", c.name, got.Connection, got.Close)
 		}
+	}
+}
+
+// Behind the edge's load balancer, Google's X-Forwarded-For is
+// "[supplied, ]client, balancer[, Google proxies]": Dify, and the access log,
+// must see the client, whatever the client wrote.
+func TestForwardedHeadersBehindTheLoadBalancer(t *testing.T) {
+	t.Parallel()
+	const lb = "34.120.7.9"
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s|%s", strings.Join(r.Header.Values("X-Forwarded-For"), ","), strings.Join(r.Header.Values("X-Real-IP"), ","))
+	})
+	s := defaults(b.hostPort())
+	s.lbAddress = lb
+	p := startProxy(t, s)
+	for _, c := range []struct {
+		name, xff, want string
+	}{
+		{"as the balancer sends it", "203.0.113.7, " + lb, "203.0.113.7"},
+		{"without spaces", "203.0.113.7," + lb, "203.0.113.7"},
+		{"a Google proxy appended after the balancer", "203.0.113.7, " + lb + ", 203.0.113.7", "203.0.113.7"},
+		{"the client wrote its own entries", "10.0.0.1, 198.51.100.1, 203.0.113.7, " + lb, "203.0.113.7"},
+		{"the client wrote the balancer's address", "10.0.0.1, " + lb + ", 203.0.113.7, " + lb, "203.0.113.7"},
+		{"the client wrote a look-alike of it", "10.0.0.1, 34x120x7x9, 203.0.113.7, " + lb, "203.0.113.7"},
+		{"the client wrote the balancer's address last in its part", "10.0.0.1, " + lb + ", 203.0.113.7, " + lb + ", 203.0.113.7", "203.0.113.7"},
+		{"an IPv6 client", "2001:db8::7, " + lb, "2001:db8::7"},
+		{"another balancer's address", "203.0.113.7, 34.120.7.90", "34.120.7.90"},
+		{"no balancer in the header: the last entry", "203.0.113.7", "203.0.113.7"},
+	} {
+		req, _ := http.NewRequest("GET", p.URL("/console/api/setup"), nil)
+		req.Header.Set("X-Forwarded-For", c.xff)
+		req.Header.Set("X-Real-IP", "10.0.0.1")
+		resp, err := client(10 * time.Second).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := c.want + "|" + c.want; string(body) != want {
+			t.Errorf("%s (X-Forwarded-For %q): Dify saw X-Forwarded-For|X-Real-IP %q, want %q", c.name, c.xff, body, want)
+		}
+	}
+	// The access log names the same client.
+	logged := p.Stdout()
+	if !strings.Contains(logged, `"remote_addr":"2001:db8::7"`) || strings.Contains(logged, `"remote_addr":"`+lb+`"`) {
+		t.Errorf("the access log should name the clients, never the balancer:\n%s", logged)
 	}
 }
 
@@ -708,7 +763,7 @@ func TestBareNginxSIGTERMDropsRequestsInFlight(t *testing.T) {
 
 // The template goes through envsubst as the image runs it, here with an
 // environment variable named after every nginx variable in the template: only
-// the four settings may change, every $name of nginx's must stay as written.
+// the five settings may change, every $name of nginx's must stay as written.
 func TestTemplateKeepsNginxVariables(t *testing.T) {
 	t.Parallel()
 	requireNginx(t)
@@ -718,6 +773,9 @@ func TestTemplateKeepsNginxVariables(t *testing.T) {
 		proxy.EnvTimeoutSeconds: "300",
 		proxy.EnvBodyLimitMiB:   "16",
 		proxy.EnvPort:           "8080",
+		// A value that is also a fragment of the template's text, so a
+		// replacement beyond ${PROXY_LB_ADDRESS} would show.
+		proxy.EnvLoadBalancerAddress: "34.120.7.9",
 	}
 	env := map[string]string{}
 	var replace []string
@@ -746,7 +804,7 @@ func TestTemplateKeepsNginxVariables(t *testing.T) {
 	}
 	rendered := string(b)
 	if want := strings.NewReplacer(replace...).Replace(template); rendered != want {
-		t.Errorf("rendered template differs from the template with only the four settings replaced:\n%s", lineDiff(want, rendered))
+		t.Errorf("rendered template differs from the template with only the five settings replaced:\n%s", lineDiff(want, rendered))
 	}
 	for _, leftover := range []string{"${DIFY_", "${PROXY_", "${PORT}", "REPLACED"} {
 		if strings.Contains(rendered, leftover) {
@@ -782,7 +840,7 @@ func lineDiff(want, got string) string {
 func TestStartFailsLoudlyOnABadSetting(t *testing.T) {
 	t.Parallel()
 	requireNginx(t)
-	good := proxy.Env("127.0.0.1:9", 30, 2)
+	good := proxy.Settings{Backend: "127.0.0.1:9", TimeoutSeconds: 30, BodyLimitMiB: 2}.Env()
 	for _, c := range []struct {
 		name, value string // value "" with unset true removes it
 		unset       bool

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -27,6 +28,12 @@ const (
 	EnvTimeoutSeconds = "PROXY_TIMEOUT_SECONDS"
 	// EnvBodyLimitMiB is the largest request body accepted, in MiB.
 	EnvBodyLimitMiB = "PROXY_BODY_LIMIT_MIB"
+	// EnvLoadBalancerAddress is the address of the external Application Load
+	// Balancer in front of the service (the edge's reserved global IPv4
+	// address), or empty when clients reach Cloud Run directly. It tells nginx
+	// which X-Forwarded-For entry is the client: behind the balancer, the one
+	// just left of the balancer's own address.
+	EnvLoadBalancerAddress = "PROXY_LB_ADDRESS"
 	// EnvPort is the port nginx listens on. Cloud Run sets it to the container port
 	// and refuses it as a user-set variable, so Env never returns it; the image
 	// defaults it to ContainerPort for local runs.
@@ -67,30 +74,45 @@ const (
 	MaxBodyLimitMiB = 32
 )
 
-// Env returns the container environment for the given settings. It does not
-// validate them (the service component fills the backend in later); call Validate
-// for that.
-func Env(backend string, timeoutSeconds, bodyLimitMiB int) map[string]string {
+// Settings are the proxy's settings as the Pulumi program knows them.
+type Settings struct {
+	Backend        string // host:port of Dify's nginx on the VM
+	TimeoutSeconds int    // equal to Cloud Run's request timeout
+	BodyLimitMiB   int
+	// LoadBalancerAddress is the edge's IPv4 address, "" without an edge.
+	LoadBalancerAddress string
+}
+
+// Env returns the container environment for s. It does not validate (the
+// service component fills the backend and the balancer's address in later);
+// call Validate for that.
+func (s Settings) Env() map[string]string {
 	return map[string]string{
-		EnvBackend:        backend,
-		EnvTimeoutSeconds: strconv.Itoa(timeoutSeconds),
-		EnvBodyLimitMiB:   strconv.Itoa(bodyLimitMiB),
+		EnvBackend:             s.Backend,
+		EnvTimeoutSeconds:      strconv.Itoa(s.TimeoutSeconds),
+		EnvBodyLimitMiB:        strconv.Itoa(s.BodyLimitMiB),
+		EnvLoadBalancerAddress: s.LoadBalancerAddress,
 	}
 }
 
 // Validate reports every setting the image would refuse at start, so a bad value
 // fails a preview instead of a Cloud Run revision. It applies the rules of
 // docker-entrypoint.d/05-check-proxy-env.sh (the tests hold the two together).
-func Validate(backend string, timeoutSeconds, bodyLimitMiB int) error {
+func (s Settings) Validate() error {
 	var errs []error
-	if err := checkBackend(backend); err != nil {
+	if err := checkBackend(s.Backend); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", EnvBackend, err))
 	}
-	if timeoutSeconds < MinTimeoutSeconds || timeoutSeconds > MaxTimeoutSeconds {
-		errs = append(errs, fmt.Errorf("%s: %d is outside %d..%d seconds", EnvTimeoutSeconds, timeoutSeconds, MinTimeoutSeconds, MaxTimeoutSeconds))
+	if s.TimeoutSeconds < MinTimeoutSeconds || s.TimeoutSeconds > MaxTimeoutSeconds {
+		errs = append(errs, fmt.Errorf("%s: %d is outside %d..%d seconds", EnvTimeoutSeconds, s.TimeoutSeconds, MinTimeoutSeconds, MaxTimeoutSeconds))
 	}
-	if bodyLimitMiB < MinBodyLimitMiB || bodyLimitMiB > MaxBodyLimitMiB {
-		errs = append(errs, fmt.Errorf("%s: %d is outside %d..%d MiB", EnvBodyLimitMiB, bodyLimitMiB, MinBodyLimitMiB, MaxBodyLimitMiB))
+	if s.BodyLimitMiB < MinBodyLimitMiB || s.BodyLimitMiB > MaxBodyLimitMiB {
+		errs = append(errs, fmt.Errorf("%s: %d is outside %d..%d MiB", EnvBodyLimitMiB, s.BodyLimitMiB, MinBodyLimitMiB, MaxBodyLimitMiB))
+	}
+	if a := s.LoadBalancerAddress; a != "" {
+		if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() || ip.String() != a {
+			errs = append(errs, fmt.Errorf("%s: %q is not an IPv4 address in dotted decimal (or empty, without a load balancer)", EnvLoadBalancerAddress, a))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,12 +18,16 @@ import (
 
 const checkScript = "docker-entrypoint.d/05-check-proxy-env.sh"
 
+// settingNames are the environment variables the template takes from envsubst.
+var settingNames = []string{proxy.EnvBackend, proxy.EnvTimeoutSeconds, proxy.EnvBodyLimitMiB, proxy.EnvLoadBalancerAddress, proxy.EnvPort}
+
 func TestEnvNamesEverySetting(t *testing.T) {
-	got := proxy.Env("10.10.0.2:80", 300, 16)
+	got := proxy.Settings{Backend: "10.10.0.2:80", TimeoutSeconds: 300, BodyLimitMiB: 16, LoadBalancerAddress: "34.120.7.9"}.Env()
 	want := map[string]string{
 		"DIFY_BACKEND":          "10.10.0.2:80",
 		"PROXY_TIMEOUT_SECONDS": "300",
 		"PROXY_BODY_LIMIT_MIB":  "16",
+		"PROXY_LB_ADDRESS":      "34.120.7.9",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("Env = %v, want %v", got, want)
@@ -37,57 +42,73 @@ func TestEnvNamesEverySetting(t *testing.T) {
 	}
 }
 
-// validationCases are run through proxy.Validate and through the image's start-up
-// check; both must agree, and a refusal must name the variable at fault.
+// validationCases are run through Settings.Validate and through the image's
+// start-up check; both must agree, and a refusal must name the variable at fault.
 var validationCases = []struct {
-	backend        string
-	timeoutSeconds int
-	bodyLimitMiB   int
-	wantBad        []string // variables named in the refusal; none means accepted
+	s       proxy.Settings
+	wantBad []string // variables named in the refusal; none means accepted
 }{
-	{"10.10.0.2:80", 300, 16, nil},
-	{"dify-vm.internal:8080", 1, 1, nil},
-	{"[fd00::2]:80", 3600, 32, nil},
-	{"10.10.0.2:080", 300, 16, nil},
-	{"", 300, 16, []string{"DIFY_BACKEND"}},
-	{"10.10.0.2", 300, 16, []string{"DIFY_BACKEND"}},
-	{"10.10.0.2:", 300, 16, []string{"DIFY_BACKEND"}},
-	{":80", 300, 16, []string{"DIFY_BACKEND"}},
-	{"10.10.0.2:0", 300, 16, []string{"DIFY_BACKEND"}},
-	{"10.10.0.2:65536", 300, 16, []string{"DIFY_BACKEND"}},
-	{"10.10.0.2:80; include /etc/passwd", 300, 16, []string{"DIFY_BACKEND"}},
-	{"10.10.0.2:80;", 300, 16, []string{"DIFY_BACKEND"}},
-	{"10.10.0.2:80\nx", 300, 16, []string{"DIFY_BACKEND"}},
-	{"dify vm:80", 300, 16, []string{"DIFY_BACKEND"}},
-	{"fd00::2:80", 300, 16, []string{"DIFY_BACKEND"}},
-	{"[fd00::2]", 300, 16, []string{"DIFY_BACKEND"}},
-	{"[dify]:80", 300, 16, []string{"DIFY_BACKEND"}},
-	{"[fd00::2]:80:90", 300, 16, []string{"DIFY_BACKEND"}},
-	{"${DIFY_BACKEND}", 300, 16, []string{"DIFY_BACKEND"}},
-	{"10.10.0.2:80", 0, 16, []string{"PROXY_TIMEOUT_SECONDS"}},
-	{"10.10.0.2:80", 3601, 16, []string{"PROXY_TIMEOUT_SECONDS"}},
-	{"10.10.0.2:80", -5, 16, []string{"PROXY_TIMEOUT_SECONDS"}},
-	{"10.10.0.2:80", 300, 0, []string{"PROXY_BODY_LIMIT_MIB"}},
-	{"10.10.0.2:80", 300, 33, []string{"PROXY_BODY_LIMIT_MIB"}},
-	{"x", 0, 100, []string{"DIFY_BACKEND", "PROXY_TIMEOUT_SECONDS", "PROXY_BODY_LIMIT_MIB"}},
+	{ok("10.10.0.2:80", 300, 16, ""), nil},
+	{ok("dify-vm.internal:8080", 1, 1, ""), nil},
+	{ok("[fd00::2]:80", 3600, 32, ""), nil},
+	{ok("10.10.0.2:080", 300, 16, ""), nil},
+	{ok("", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("10.10.0.2", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("10.10.0.2:", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok(":80", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("10.10.0.2:0", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("10.10.0.2:65536", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("10.10.0.2:80; include /etc/passwd", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("10.10.0.2:80;", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("10.10.0.2:80\nx", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("dify vm:80", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("fd00::2:80", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("[fd00::2]", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("[dify]:80", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("[fd00::2]:80:90", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("${DIFY_BACKEND}", 300, 16, ""), []string{"DIFY_BACKEND"}},
+	{ok("10.10.0.2:80", 0, 16, ""), []string{"PROXY_TIMEOUT_SECONDS"}},
+	{ok("10.10.0.2:80", 3601, 16, ""), []string{"PROXY_TIMEOUT_SECONDS"}},
+	{ok("10.10.0.2:80", -5, 16, ""), []string{"PROXY_TIMEOUT_SECONDS"}},
+	{ok("10.10.0.2:80", 300, 0, ""), []string{"PROXY_BODY_LIMIT_MIB"}},
+	{ok("10.10.0.2:80", 300, 33, ""), []string{"PROXY_BODY_LIMIT_MIB"}},
+	{ok("10.10.0.2:80", 300, 16, "34.120.7.9"), nil},
+	{ok("10.10.0.2:80", 300, 16, "0.0.0.0"), nil},
+	{ok("10.10.0.2:80", 300, 16, "255.255.255.255"), nil},
+	{ok("10.10.0.2:80", 300, 16, "34.120.7"), []string{"PROXY_LB_ADDRESS"}},
+	{ok("10.10.0.2:80", 300, 16, "34.120.7.9.1"), []string{"PROXY_LB_ADDRESS"}},
+	{ok("10.10.0.2:80", 300, 16, "34.120.7.256"), []string{"PROXY_LB_ADDRESS"}},
+	{ok("10.10.0.2:80", 300, 16, "34.120.07.9"), []string{"PROXY_LB_ADDRESS"}},
+	{ok("10.10.0.2:80", 300, 16, "34.120..9"), []string{"PROXY_LB_ADDRESS"}},
+	{ok("10.10.0.2:80", 300, 16, ".34.120.7.9"), []string{"PROXY_LB_ADDRESS"}},
+	{ok("10.10.0.2:80", 300, 16, "34.120.7.9."), []string{"PROXY_LB_ADDRESS"}},
+	{ok("10.10.0.2:80", 300, 16, "2001:db8::1"), []string{"PROXY_LB_ADDRESS"}},
+	{ok("10.10.0.2:80", 300, 16, "34.120.7.9;"), []string{"PROXY_LB_ADDRESS"}},
+	{ok("10.10.0.2:80", 300, 16, "34.120.7.9 "), []string{"PROXY_LB_ADDRESS"}},
+	{ok("10.10.0.2:80", 300, 16, "1234.1.1.1"), []string{"PROXY_LB_ADDRESS"}},
+	{ok("x", 0, 100, "lb"), []string{"DIFY_BACKEND", "PROXY_TIMEOUT_SECONDS", "PROXY_BODY_LIMIT_MIB", "PROXY_LB_ADDRESS"}},
+}
+
+func ok(backend string, timeoutSeconds, bodyLimitMiB int, lb string) proxy.Settings {
+	return proxy.Settings{Backend: backend, TimeoutSeconds: timeoutSeconds, BodyLimitMiB: bodyLimitMiB, LoadBalancerAddress: lb}
 }
 
 func TestValidate(t *testing.T) {
 	for _, c := range validationCases {
-		err := proxy.Validate(c.backend, c.timeoutSeconds, c.bodyLimitMiB)
+		err := c.s.Validate()
 		if len(c.wantBad) == 0 {
 			if err != nil {
-				t.Errorf("Validate(%q, %d, %d) = %v, want nil", c.backend, c.timeoutSeconds, c.bodyLimitMiB, err)
+				t.Errorf("Validate(%+v) = %v, want nil", c.s, err)
 			}
 			continue
 		}
 		if err == nil {
-			t.Errorf("Validate(%q, %d, %d) = nil, want an error naming %v", c.backend, c.timeoutSeconds, c.bodyLimitMiB, c.wantBad)
+			t.Errorf("Validate(%+v) = nil, want an error naming %v", c.s, c.wantBad)
 			continue
 		}
 		for _, name := range c.wantBad {
 			if !strings.Contains(err.Error(), name) {
-				t.Errorf("Validate(%q, %d, %d) = %q, does not name %s", c.backend, c.timeoutSeconds, c.bodyLimitMiB, err, name)
+				t.Errorf("Validate(%+v) = %q, does not name %s", c.s, err, name)
 			}
 		}
 	}
@@ -103,33 +124,33 @@ func TestStartupCheckAgreesWithValidate(t *testing.T) {
 
 func checkAgreesWithValidate(t *testing.T, shell []string) {
 	for _, c := range validationCases {
-		env := proxy.Env(c.backend, c.timeoutSeconds, c.bodyLimitMiB)
+		env := c.s.Env()
 		env[proxy.EnvPort] = strconv.Itoa(proxy.ContainerPort)
-		if c.backend == "" {
+		if c.s.Backend == "" {
 			delete(env, proxy.EnvBackend)
 		}
 		out, err := runScript(t, shell, checkScript, env)
 		if len(c.wantBad) == 0 {
 			if err != nil {
-				t.Errorf("%s refused %q, %d, %d, which Validate accepts: %v\n%s", checkScript, c.backend, c.timeoutSeconds, c.bodyLimitMiB, err, out)
+				t.Errorf("%s refused %+v, which Validate accepts: %v\n%s", checkScript, c.s, err, out)
 			}
 			continue
 		}
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) {
-			t.Errorf("%s accepted %q, %d, %d, which Validate refuses (err %v)", checkScript, c.backend, c.timeoutSeconds, c.bodyLimitMiB, err)
+			t.Errorf("%s accepted %+v, which Validate refuses (err %v)", checkScript, c.s, err)
 			continue
 		}
 		for _, name := range c.wantBad {
 			if !strings.Contains(out, "ERROR: "+name) {
-				t.Errorf("%s refused %q, %d, %d without naming %s:\n%s", checkScript, c.backend, c.timeoutSeconds, c.bodyLimitMiB, name, out)
+				t.Errorf("%s refused %+v without naming %s:\n%s", checkScript, c.s, name, out)
 			}
 		}
 	}
 }
 
 func TestStartupCheckNamesEachMissingVariable(t *testing.T) {
-	full := proxy.Env("10.10.0.2:80", 300, 16)
+	full := proxy.Settings{Backend: "10.10.0.2:80", TimeoutSeconds: 300, BodyLimitMiB: 16}.Env()
 	full[proxy.EnvPort] = "8080"
 	for name := range full {
 		env := map[string]string{}
@@ -220,7 +241,7 @@ func TestDockerfile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NGINX_ENVSUBST_FILTER %q: %v", filter, err)
 	}
-	for _, name := range []string{proxy.EnvBackend, proxy.EnvTimeoutSeconds, proxy.EnvBodyLimitMiB, proxy.EnvPort} {
+	for _, name := range settingNames {
 		if !re.MatchString(name) {
 			t.Errorf("NGINX_ENVSUBST_FILTER %q does not let %s through", filter, name)
 		}
@@ -292,13 +313,12 @@ func readTemplate(t *testing.T) string {
 var nginxVariable = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
 
 // nginxVariables returns the names of the template's own nginx variables (every
-// $name that is not one of the four settings), in order of appearance.
+// $name that is not one of the settings), in order of appearance.
 func nginxVariables(t *testing.T, text string) []string {
 	t.Helper()
 	var names []string
 	for _, m := range nginxVariable.FindAllStringSubmatch(text, -1) {
-		switch m[1] {
-		case proxy.EnvBackend, proxy.EnvTimeoutSeconds, proxy.EnvBodyLimitMiB, proxy.EnvPort:
+		if slices.Contains(settingNames, m[1]) {
 			continue
 		}
 		names = append(names, m[1])

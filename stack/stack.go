@@ -7,6 +7,7 @@ package stack
 import (
 	"time"
 
+	"github.com/dify-gcp/dify-gcp/armor"
 	"github.com/dify-gcp/dify-gcp/components"
 	"github.com/dify-gcp/dify-gcp/config"
 	"github.com/dify-gcp/dify-gcp/hostscript"
@@ -21,7 +22,7 @@ const ProxyContext = "proxy"
 // Program deploys Dify for the current stack. Configuration is validated first,
 // and any problem stops the run before a single resource is registered.
 func Program(ctx *pulumi.Context) error {
-	cfg, err := config.Load(ctx.Stack(), ctx.GetConfig)
+	cfg, err := config.Load(ctx.Stack(), ctx.GetConfig, config.SecretKeys(ctx.IsConfigSecret))
 	if err != nil {
 		return err
 	}
@@ -33,7 +34,11 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 	name := cfg.Name()
 	labels := components.Labels(cfg.Stack)
 
-	apis, err := components.NewAPIs(ctx, "apis", &components.APIsArgs{Project: cfg.Project, Services: components.RequiredAPIs()})
+	services := components.RequiredAPIs()
+	if cfg.DNSZone != "" {
+		services = append(services, "dns.googleapis.com") // the edge's A record
+	}
+	apis, err := components.NewAPIs(ctx, "apis", &components.APIsArgs{Project: cfg.Project, Services: services})
 	if err != nil {
 		return err
 	}
@@ -64,7 +69,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		MachineType: cfg.MachineType, Spot: cfg.Provisioning == config.Spot,
 		BootDiskGiB: cfg.BootDiskGiB, DataDiskGiB: cfg.DataDiskGiB, DataDiskType: cfg.DataDiskType,
 		SnapshotRetention: cfg.SnapshotRetentionDays, DeletionProtection: cfg.DeletionProtection,
-		Subnet: network.VMSubnetID, Tag: name + "-vm",
+		Subnet: network.VMSubnetSelfLink, Tag: name + "-vm",
 		Schedule: schedule, ProjectNumber: projectNumber,
 		Script: hostscript.Values{
 			Stack: cfg.Stack, Project: cfg.Project, DifyVersion: cfg.DifyVersion,
@@ -73,6 +78,9 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 			BackupBucket: cfg.BackupBucketName(), BackupOnCalendar: cfg.BackupOnCalendar(),
 		},
 		PublicURL: publicURL,
+		// A private stack is used through `gcloud run services proxy`: its
+		// browser must call the origin that served the page, not run.app.
+		SameOrigin: cfg.Access == config.Private,
 	}, afterAPIs)
 	if err != nil {
 		return err
@@ -94,9 +102,35 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		return err
 	}
 
-	invokers := cfg.Invokers
-	if cfg.Access == config.Public {
+	// The edge comes before the service: the proxy needs its address, and
+	// its serverless NEG names the service without waiting for it.
+	var edge *components.Edge
+	var serviceEdge *components.ServiceEdge
+	if cfg.Edge() {
+		edgeArgs := &components.EdgeArgs{
+			Project: cfg.Project, Region: cfg.Region, Domain: cfg.Domain, DNSZone: cfg.DNSZone, Labels: labels,
+			ServiceName: name,
+			Armor: armor.Settings{WAF: string(cfg.WAFMode), AllowedRanges: cfg.AllowedSourceRanges,
+				PerMinute: cfg.RateLimitPerMinute, SignInPerMinute: cfg.SignInRateLimitPerMinute},
+		}
+		if cfg.Access == config.IAP {
+			edgeArgs.IAP = &components.EdgeIAP{ClientID: cfg.IAPClientID, ClientSecret: pulumi.ToSecret(cfg.IAPClientSecret).(pulumi.StringOutput), Members: cfg.Invokers}
+		}
+		if edge, err = components.NewEdge(ctx, name+"-edge", edgeArgs, afterAPIs); err != nil {
+			return err
+		}
+		serviceEdge = &components.ServiceEdge{Address: edge.Address, URL: "https://" + cfg.Domain}
+	}
+
+	var invokers []string
+	var agentInvoker pulumi.StringInput
+	switch cfg.Access {
+	case config.Public:
 		invokers = []string{components.AllUsers}
+	case config.Private:
+		invokers = cfg.Invokers
+	case config.IAP:
+		agentInvoker = edge.IAPAgentMember // IAP's agent alone; people pass IAP
 	}
 	service, err := components.NewService(ctx, name, &components.ServiceArgs{
 		Region: cfg.Region, Labels: labels,
@@ -105,16 +139,24 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		TimeoutSeconds: cfg.RequestTimeoutSeconds, BodyLimitMiB: cfg.BodyLimitMiB(),
 		MinInstances: cfg.ProxyMinInstances, MaxInstances: cfg.ProxyMaxInstances,
 		Network: network.NetworkID, Subnet: network.RunSubnetID,
-		Access: string(cfg.Access), Invokers: invokers,
+		Access: string(cfg.Access), Production: cfg.Production, Invokers: invokers, AgentInvoker: agentInvoker,
+		Edge: serviceEdge,
 	}, afterAPIs)
 	if err != nil {
 		return err
 	}
 
+	// The front door: the edge's domain when there is one (run.app is off).
+	serviceURL, edgeAddress := service.URL, pulumi.String("").ToStringOutput()
+	if edge != nil {
+		serviceURL, edgeAddress = edge.URL, edge.Address
+	}
+
 	if cfg.Monitoring {
 		if _, err := components.NewMonitoring(ctx, name+"-monitoring", &components.MonitoringArgs{
-			Stack: cfg.Stack, Project: cfg.Project, ProjectNumber: projectNumber, Emails: cfg.AlertEmails,
-			ServiceURL: service.URL, ServiceName: service.Name, ServiceLocation: cfg.Region, Private: cfg.Access == config.Private,
+			Stack: cfg.Stack, Project: cfg.Project, Emails: cfg.AlertEmails,
+			CheckURL: serviceURL, ServiceName: service.Name, ServiceLocation: cfg.Region,
+			Private: cfg.Access == config.Private, BehindIAP: cfg.Access == config.IAP,
 			InstanceName: name, BackupAlertAfter: cfg.BackupAlertAfter(), UptimeCheckPeriod: 5 * time.Minute,
 		}, afterAPIs); err != nil {
 			return err
@@ -122,7 +164,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 	}
 
 	for k, v := range map[string]pulumi.Input{
-		outputs.ServiceURL:          service.URL,
+		outputs.ServiceURL:          serviceURL,
+		outputs.EdgeAddress:         edgeAddress,
 		outputs.PublicURL:           publicURL,
 		outputs.ServiceName:         service.Name,
 		outputs.Region:              pulumi.String(cfg.Region),

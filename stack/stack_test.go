@@ -3,9 +3,11 @@ package stack_test
 import (
 	"fmt"
 	"github.com/dify-gcp/dify-gcp/topology"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dify-gcp/dify-gcp/components"
 	"github.com/dify-gcp/dify-gcp/config"
@@ -47,10 +49,11 @@ const (
 	tRunIAM         = "gcp:cloudrunv2/serviceIamMember:ServiceIamMember"
 )
 
-// run runs the real program for a stack file of the repository.
+// run runs the real program for a stack file of the repository. Overrides of
+// keys declared Secret count as set with --secret.
 func run(t *testing.T, stackName string, override map[string]string, opts graph.Options) (*graph.Graph, *config.Config, error) {
 	t.Helper()
-	project, cfg, _, err := graph.StackConfig("..", stackName)
+	project, cfg, secrets, err := graph.StackConfig("..", stackName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +64,14 @@ func run(t *testing.T, stackName string, override map[string]string, opts graph.
 			cfg[k] = v
 		}
 	}
-	c, cerr := config.Load(stackName, func(k string) (string, bool) { v, ok := cfg[k]; return v, ok })
+	for _, k := range config.Keys() {
+		if _, ok := override[k.Name]; ok && k.Secret {
+			secrets = append(secrets, k.Name)
+		}
+	}
+	opts.SecretKeys = append(opts.SecretKeys, secrets...)
+	c, cerr := config.Load(stackName, func(k string) (string, bool) { v, ok := cfg[k]; return v, ok },
+		config.SecretKeys(func(k string) bool { return slices.Contains(opts.SecretKeys, k) }))
 	g, err := graph.Run(stack.Program, project, stackName, cfg, opts)
 	if err == nil && cerr != nil {
 		t.Fatalf("program accepted a config that config.Load refuses: %v", cerr)
@@ -132,6 +142,9 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		}
 		slices.Sort(enabled)
 		want := components.RequiredAPIs()
+		if cfg.DNSZone != "" {
+			want = append(want, "dns.googleapis.com")
+		}
 		slices.Sort(want)
 		if !slices.Equal(enabled, want) {
 			t.Errorf("enabled APIs %q, want %q", enabled, want)
@@ -368,9 +381,10 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			env[e.ObjectValue()["name"].StringValue()] = e.ObjectValue()["value"].StringValue()
 		}
 		wantEnv := map[string]string{
-			proxy.EnvBackend:        g.Fake("<address of "+n+"-internal-ip>") + ":80",
-			proxy.EnvTimeoutSeconds: fmt.Sprint(cfg.RequestTimeoutSeconds),
-			proxy.EnvBodyLimitMiB:   fmt.Sprint(cfg.BodyLimitMiB()),
+			proxy.EnvBackend:             g.Fake("<address of "+n+"-internal-ip>") + ":80",
+			proxy.EnvTimeoutSeconds:      fmt.Sprint(cfg.RequestTimeoutSeconds),
+			proxy.EnvBodyLimitMiB:        fmt.Sprint(cfg.BodyLimitMiB()),
+			proxy.EnvLoadBalancerAddress: g.Fake("<address of " + n + "-edge-ip>"), // "" without the edge
 		}
 		if fmt.Sprint(env) != fmt.Sprint(wantEnv) {
 			t.Errorf("proxy env %v, want %v", env, wantEnv)
@@ -382,9 +396,11 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			t.Error("egress is not private ranges only")
 		}
 		runSubnet := must(t, g, tSubnet, n+"-run-subnet")
-		if svc.String("template.vpcAccess.networkInterfaces[0].subnetwork") != "https://www.googleapis.com/fake/projects/"+cfg.Project+"/subnetworks/"+n+"-run-subnet" ||
+		// By id, the form Cloud Run takes (cloud rule direct-vpc-egress-ids).
+		if svc.String("template.vpcAccess.networkInterfaces[0].subnetwork") != "projects/"+cfg.Project+"/regions/"+cfg.Region+"/subnetworks/"+n+"-run-subnet" ||
+			svc.String("template.vpcAccess.networkInterfaces[0].network") != "projects/"+cfg.Project+"/global/networks/"+n+"-vpc" ||
 			!slices.Contains(svc.PropertyDeps["template"], runSubnet.URN) {
-			t.Error("service does not egress through the Cloud Run subnet")
+			t.Errorf("service does not egress through the Cloud Run subnet by id: %q", svc.String("template.vpcAccess.networkInterfaces[0].subnetwork"))
 		}
 		if svc.String("template.containers[0].startupProbe.httpGet.path") != proxy.HealthPath {
 			t.Error("startup probe does not use the proxy's own health endpoint")
@@ -421,8 +437,11 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			members = append(members, m.String("member"))
 		}
 		want := cfg.Invokers
-		if cfg.Access == config.Public {
+		switch cfg.Access {
+		case config.Public:
 			want = []string{"allUsers"}
+		case config.IAP: // IAP's service agent alone; people pass IAP
+			want = []string{"serviceAccount:service-" + graph.FakeProjectNumber + "@gcp-sa-iap.iam.gserviceaccount.com"}
 		}
 		if got := must(t, g, tRun, n).String(`labels["` + topology.AccessLabel + `"]`); got != string(cfg.Access) {
 			t.Errorf("access label %q, want %q", got, cfg.Access)
@@ -455,14 +474,21 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		}
 		check := must(t, g, "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig", n+"-monitoring-uptime")
 		svc := must(t, g, tRun, n)
-		if check.String("httpCheck.path") != "/console/api/ping" || !slices.Contains(check.PropertyDeps["monitoredResource"], svc.URN) {
-			t.Errorf("uptime check does not probe /console/api/ping on the service")
+		if check.String("httpCheck.path") != "/console/api/ping" {
+			t.Errorf("uptime check does not probe /console/api/ping")
 		}
-		metric := must(t, g, "gcp:logging/metric:Metric", n+"-monitoring-backup-success")
-		for _, want := range []string{`logs/` + hostscript.BackupLogName + `"`, `"` + hostscript.BackupSuccessEvent + `"`, `jsonPayload.stack="` + cfg.Stack + `"`} {
-			if !strings.Contains(metric.String("filter"), want) {
-				t.Errorf("backup metric filter %q lacks %s", metric.String("filter"), want)
+		// The front door: the edge's domain when there is one (run.app is off).
+		if cfg.Edge() {
+			if host := check.String("monitoredResource.labels.host"); host != cfg.Domain {
+				t.Errorf("uptime check probes %q, want the edge's %s", host, cfg.Domain)
 			}
+		} else if !slices.Contains(check.PropertyDeps["monitoredResource"], svc.URN) {
+			t.Errorf("uptime check does not probe the service")
+		}
+		// No log-based metric of its own: an alert on one created in the same
+		// deployment gets 404 (cloud rule alert-metric-created-first).
+		if ms := g.ByType("gcp:logging/metric:Metric"); len(ms) != 0 {
+			t.Errorf("%d log-based metrics declared; the alerts use log_entry_count", len(ms))
 		}
 		policies := map[string]*graph.Resource{}
 		for _, p := range g.ByType("gcp:monitoring/alertPolicy:AlertPolicy") {
@@ -477,9 +503,26 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			}
 		}
 		if p := policies["backup-missing"]; p != nil {
-			want := fmt.Sprintf("%ds", int(cfg.BackupAlertAfter().Seconds()))
-			if got := p.String("conditions[0].conditionAbsent.duration"); got != want {
-				t.Errorf("missed-backup alert waits %s, want %s (interval %d h plus margin)", got, want, cfg.BackupIntervalHours)
+			// The success entries of the backup log, as dify-backup writes them.
+			filter := p.String("conditions[0].conditionThreshold.filter")
+			for _, want := range []string{`metric.type="logging.googleapis.com/log_entry_count"`, `resource.type="` + hostscript.BackupLogResourceType + `"`,
+				`metric.label.log="` + hostscript.BackupLogName + `"`, `metric.label.severity="` + hostscript.BackupSuccessSeverity + `"`} {
+				if !strings.Contains(filter, want) {
+					t.Errorf("missed-backup filter %q lacks %s", filter, want)
+				}
+			}
+			// It fires one interval plus the margin after the last success:
+			// the look-back window plus the time the condition must hold.
+			window, _ := time.ParseDuration(p.String("conditions[0].conditionThreshold.aggregations[0].alignmentPeriod"))
+			hold, _ := time.ParseDuration(p.String("conditions[0].conditionThreshold.duration"))
+			if window+hold != cfg.BackupAlertAfter() || window <= 0 {
+				t.Errorf("missed-backup alert fires %s after the last success (window %s + %s), want %s (interval %d h plus margin)",
+					window+hold, window, hold, cfg.BackupAlertAfter(), cfg.BackupIntervalHours)
+			}
+			// A stack whose first backup never succeeds is alerted too: no
+			// data at all is a violation, which an absence condition is not.
+			if p.String("conditions[0].conditionThreshold.evaluationMissingData") != "EVALUATION_MISSING_DATA_ACTIVE" {
+				t.Error("the missed-backup alert stays silent when no backup ever succeeded")
 			}
 		}
 		if p := policies["vm-down"]; p != nil && !strings.Contains(p.String("conditions[0].conditionAbsent.filter"), `instance_name="`+n+`"`) {
@@ -526,6 +569,12 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			outputs.ProxyServiceAccount: n + "-proxy@" + cfg.Project + ".iam.gserviceaccount.com",
 			outputs.AdminPasswordSecret: n + "-admin-password",
 			outputs.PublicURL:           "https://" + n + "-" + graph.FakeProjectNumber + "." + cfg.Region + ".run.app",
+			outputs.EdgeAddress:         "",
+		}
+		if cfg.Edge() {
+			want[outputs.PublicURL] = "https://" + cfg.Domain
+			want[outputs.ServiceURL] = "https://" + cfg.Domain
+			want[outputs.EdgeAddress] = g.Fake("<address of " + n + "-edge-ip>")
 		}
 		for _, spec := range outputs.All() {
 			o, ok := g.Outputs[spec.Name]
@@ -540,8 +589,7 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		if len(g.Outputs) != len(outputs.All()) {
 			t.Errorf("%d outputs exported, contract lists %d", len(g.Outputs), len(outputs.All()))
 		}
-		svc := must(t, g, tRun, n)
-		if !slices.Contains(g.Outputs[outputs.ServiceURL].From, svc.URN) {
+		if svc := must(t, g, tRun, n); !cfg.Edge() && !slices.Contains(g.Outputs[outputs.ServiceURL].From, svc.URN) {
 			t.Error("serviceUrl does not come from the Cloud Run service")
 		}
 		if img := g.Outputs[outputs.ImageRef].Value.(string); !strings.Contains(img, "@sha256:") {
@@ -574,7 +622,7 @@ func TestPreviewLeavesCloudValuesUnknown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("preview failed: %v", err)
 	}
-	for _, name := range []string{outputs.InternalAddress, outputs.ServiceURL, outputs.ImageRef} {
+	for _, name := range []string{outputs.InternalAddress, outputs.EdgeAddress, outputs.ImageRef} {
 		if g.Outputs[name].Known {
 			t.Errorf("output %s is known in a preview: %v", name, g.Outputs[name].Value)
 		}
@@ -607,20 +655,62 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 	for name, override := range cases {
 		t.Run(name, func(t *testing.T) {
 			g, _, err := run(t, "prod", override, graph.Options{})
-			if err == nil {
-				t.Fatal("invalid config accepted")
-			}
-			if !strings.Contains(err.Error(), "nothing was created") {
-				t.Errorf("error does not say nothing was created: %v", err)
-			}
-			for k := range override {
-				if !strings.Contains(err.Error(), k) {
-					t.Errorf("error does not name %s: %v", k, err)
-				}
-			}
-			if len(g.Resources) != 0 {
-				t.Errorf("%d resources registered despite invalid config", len(g.Resources))
-			}
+			wantRefused(t, g, err, slices.Collect(maps.Keys(override))...)
 		})
+	}
+}
+
+// A private stack is used through `gcloud run services proxy`: the page comes
+// from http://localhost:8080, so the URLs the browser calls must be empty
+// (Dify: "If empty, it is the same domain"). A public stack keeps its public
+// URL. hostscript's browser test shows what each does in a real browser.
+func TestBrowserURLFollowsAccess(t *testing.T) {
+	for _, tc := range []struct {
+		stack string
+		want  func(publicURL string) string
+	}{
+		{"dev", func(string) string { return "''" }},
+		{"prod", func(u string) string { return "'" + u + "'" }},
+	} {
+		g, cfg, err := run(t, tc.stack, nil, graph.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		script := must(t, g, tInstance, cfg.Name()).String(`metadata["startup-script"]`)
+		public := fmt.Sprint(g.Outputs[outputs.PublicURL].Value)
+		if want := "readonly BROWSER_URL=" + tc.want(public) + "\n"; !strings.Contains(script, want) {
+			t.Errorf("%s (access %s): the startup script lacks %q", tc.stack, cfg.Access, want)
+		}
+		if want := "readonly PUBLIC_URL='" + public + "'\n"; !strings.Contains(script, want) {
+			t.Errorf("%s: the startup script lacks %q: API callers use it", tc.stack, want)
+		}
+	}
+}
+
+// Monitoring and a VM schedule cannot both be on: the alerts would page every
+// night the schedule stops the VM. The refusal names both keys and the fix,
+// and nothing is registered.
+func TestMonitoringWithVMScheduleIsRefused(t *testing.T) {
+	g, _, err := run(t, "dev", map[string]string{"dify-gcp:monitoring": "true", "dify-gcp:alertEmails": `["ops@example.com"]`, "dify-gcp:backupIntervalHours": "12"}, graph.Options{})
+	wantRefused(t, g, err, "dify-gcp:vmStartCron", `"0 8 * * 1-5"`, "dify-gcp:monitoring", "every night")
+}
+
+// wantRefused checks a run the config refused: an error that names keys and
+// says nothing was created, and not one resource registered.
+func wantRefused(t *testing.T, g *graph.Graph, err error, keys ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("invalid config accepted")
+	}
+	if !strings.Contains(err.Error(), "nothing was created") {
+		t.Errorf("error does not say nothing was created: %v", err)
+	}
+	for _, k := range keys {
+		if !strings.Contains(err.Error(), k) {
+			t.Errorf("error does not name %s: %v", k, err)
+		}
+	}
+	if len(g.Resources) != 0 {
+		t.Errorf("%d resources registered despite invalid config", len(g.Resources))
 	}
 }

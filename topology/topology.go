@@ -23,9 +23,23 @@ const (
 	// /dev/disk/by-id/google-<DataDeviceName> whatever order disks attach in.
 	DataDeviceName = "dify-data"
 	// AccessLabel is the Cloud Run service label recording the stack's access
-	// mode (public or private), so invokers can be checked against it.
+	// mode (public, private or iap), so invokers can be checked against it.
 	AccessLabel = "dify-access"
+	// ProductionLabel is the Cloud Run service label recording whether the
+	// stack serves real users ("true" or "false"), for the policies that
+	// hold production stacks to more.
+	ProductionLabel = "dify-production"
 	// DifyHealthPath answers {"result":"pong"} when Dify's api is up, through
 	// Dify's nginx and through the proxy alike.
 	DifyHealthPath = "/console/api/ping"
 )
+
+// BootstrapAPIs are the services a project must have before the program can
+// do anything: it reads the project (organizations.LookupProject) and every
+// projects.Service through Cloud Resource Manager, and enables services
+// through Service Usage, so it cannot enable these two itself. The first
+// command of docs/deploy.md enables them; the cloud rules accept resources
+// served by them without a projects.Service in the stack.
+func BootstrapAPIs() []string {
+	return []string{"cloudresourcemanager.googleapis.com", "serviceusage.googleapis.com"}
+}

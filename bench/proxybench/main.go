@@ -109,7 +109,7 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	p, err := proxytest.Start(ctx, proxytest.Options{
 		Dir:           cfg.proxyDir,
 		Nginx:         cfg.nginx,
-		Env:           proxy.Env(dify.addr, 300, 16),
+		Env:           proxy.Settings{Backend: dify.addr, TimeoutSeconds: 300, BodyLimitMiB: 16}.Env(),
 		DropAccessLog: true,
 	})
 	if err != nil {

@@ -88,7 +88,8 @@ cloud_log() {
 	if ! payload=$(jq -cn --arg event "$1" --arg stack "${DIFY_STACK:-}" --arg run "${RUN:-}" \
 		--arg dest "${BACKUP_DEST:-}" --arg message "$3" --argjson extra "$extra" \
 		'{event: $event, stack: $stack, run: $run, dest: $dest, message: $message} + $extra') ||
-		! gcloud logging write dify-backup "$payload" --payload-type=json --severity="$2" --quiet >/dev/null 2>&1; then
+		! gcloud logging write dify-backup "$payload" --payload-type=json --severity="$2" \
+			--monitored-resource-type=global --quiet >/dev/null 2>&1; then
 		warn "could not write the $1 entry to Cloud Logging"
 	fi
 }

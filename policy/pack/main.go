@@ -1,5 +1,5 @@
-// Command pack is dify-gcp's CrossGuard policy pack. It serves the policies of
-// package policy to the Pulumi engine:
+// Command pack is dify-gcp's CrossGuard policy pack. It serves the policies and
+// the cloud rules of package policy to the Pulumi engine:
 //
 //	pulumi preview --policy-pack policy/pack
 //
@@ -40,10 +40,11 @@ func main() {
 	}
 }
 
-// Pack returns the policy pack: every policy of package policy, in order.
+// Pack returns the policy pack: every security policy and cloud rule of
+// package policy (policy.All), in order.
 func Pack() (policyx.PolicyPack, error) {
 	var ps []policyx.Policy
-	for _, p := range policy.Policies() {
+	for _, p := range policy.All() {
 		ps = append(ps, adapt(p))
 	}
 	pack, err := policyx.NewPolicyPack(Name, semver.MustParse(Version), policyx.EnforcementLevelMandatory, ps)

@@ -37,7 +37,7 @@ func TestPackServesEveryPolicy(t *testing.T) {
 	if pack.Name() != Name || pack.Version().String() != Version {
 		t.Errorf("pack %s %s", pack.Name(), pack.Version())
 	}
-	ps := policy.Policies()
+	ps := policy.All()
 	if len(pack.Policies()) != len(ps) {
 		t.Fatalf("%d policies served, %d defined", len(pack.Policies()), len(ps))
 	}
@@ -125,6 +125,7 @@ func analyzerResources(t *testing.T, name string) []policyx.AnalyzerResource {
 			Type: r.Type, URN: r.URN, Name: r.Name, Parent: r.Parent,
 			Properties:           resource.FromResourcePropertyMap(r.Inputs),
 			Options:              pulumi.ResourceOptions{Protect: r.Protect},
+			Dependencies:         r.Dependencies(),
 			PropertyDependencies: r.PropertyDeps,
 		})
 	}
@@ -173,8 +174,13 @@ func TestPackFailsBrokenStack(t *testing.T) {
 // unknown, and secrets as secrets: neither may fail a policy.
 func TestPackReadsUnknownsAndSecrets(t *testing.T) {
 	computed := property.New(property.Computed)
+	api := "urn:pulumi:dev::dify-gcp::gcp:projects/service:Service::compute"
 	rs := []policyx.AnalyzerResource{{
+		Type: "gcp:projects/service:Service", URN: api, Name: "compute",
+		Properties: property.NewMap(map[string]property.Value{"service": property.New("compute.googleapis.com")}),
+	}, {
 		Type: "gcp:compute/instance:Instance", URN: "urn:pulumi:dev::dify-gcp::gcp:compute/instance:Instance::vm", Name: "vm",
+		Dependencies: []string{api},
 		Properties: property.NewMap(map[string]property.Value{
 			"serviceAccount": property.New(map[string]property.Value{"email": computed}),
 			"metadata": property.New(map[string]property.Value{
@@ -188,10 +194,10 @@ func TestPackReadsUnknownsAndSecrets(t *testing.T) {
 		t.Errorf("unknown or secret values reported: %+v", ds)
 	}
 	s := policy.FromAnalyzer(rs)
-	if v, _ := s.Resources[0].Get("metadata", "enable-oslogin"); v != "TRUE" {
+	if v, _ := s.Resources[1].Get("metadata", "enable-oslogin"); v != "TRUE" {
 		t.Errorf("secret read as %v", v)
 	}
-	if v, _ := s.Resources[0].Get("serviceAccount", "email"); v != (policy.Unknown{}) {
+	if v, _ := s.Resources[1].Get("serviceAccount", "email"); v != (policy.Unknown{}) {
 		t.Errorf("computed read as %v", v)
 	}
 }

@@ -86,7 +86,7 @@ func TestPackRunsAsAnAnalyzerPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.GetName() != Name || len(info.GetPolicies()) != len(policy.Policies()) {
+	if info.GetName() != Name || len(info.GetPolicies()) != len(policy.All()) {
 		t.Errorf("analyzer %s with %d policies", info.GetName(), len(info.GetPolicies()))
 	}
 
@@ -124,6 +124,7 @@ func TestPackRunsAsAnAnalyzerPlugin(t *testing.T) {
 			Type: r.Type, Urn: r.URN, Name: r.Name, Parent: r.Parent,
 			Properties:           marshal(t, resource.ToResourcePropertyMap(r.Properties)),
 			Options:              &pulumirpc.AnalyzerResourceOptions{Protect: protect},
+			Dependencies:         r.Dependencies,
 			PropertyDependencies: deps,
 		})
 	}

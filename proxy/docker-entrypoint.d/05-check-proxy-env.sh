@@ -85,6 +85,39 @@ check_backend() {
 	in_range "DIFY_BACKEND's port" "${1##*:}" 1 65535 ""
 }
 
+# check_lb_address VALUE: empty (no load balancer) or an IPv4 address in dotted
+# decimal, as nginx's map compares it with X-Forwarded-For entries.
+check_lb_address() {
+	case $1 in
+	'') return 0 ;;
+	*[!0-9.]* | .* | *. | *..*)
+		complain "PROXY_LB_ADDRESS=\"$1\" is not an IPv4 address (or empty, without a load balancer)"
+		return 0
+		;;
+	esac
+	rest=$1 fields=0
+	while :; do
+		octet=${rest%%.*}
+		fields=$((fields + 1))
+		case $octet in
+		0) ;;
+		0* | ????*)
+			complain "PROXY_LB_ADDRESS=\"$1\" is not an IPv4 address in dotted decimal (no leading zeros)"
+			return 0
+			;;
+		esac
+		if [ "$octet" -gt 255 ]; then
+			complain "PROXY_LB_ADDRESS=\"$1\" is not an IPv4 address ($octet is over 255)"
+			return 0
+		fi
+		[ "$rest" = "$octet" ] && break
+		rest=${rest#*.}
+	done
+	if [ "$fields" -ne 4 ]; then
+		complain "PROXY_LB_ADDRESS=\"$1\" is not an IPv4 address (want four numbers)"
+	fi
+}
+
 if backend=$(value DIFY_BACKEND) && [ -n "$backend" ]; then
 	check_backend "$backend"
 else
@@ -101,6 +134,12 @@ if limit=$(value PROXY_BODY_LIMIT_MIB); then
 	in_range PROXY_BODY_LIMIT_MIB "$limit" 1 32 " MiB"
 else
 	complain "PROXY_BODY_LIMIT_MIB is not set: it must be the largest request body in MiB, 1..32"
+fi
+
+if lb=$(value PROXY_LB_ADDRESS); then
+	check_lb_address "$lb"
+else
+	complain "PROXY_LB_ADDRESS is not set: it must be the load balancer's IPv4 address, or empty without one (the Pulumi program sets it)"
 fi
 
 if port=$(value PORT); then
