@@ -30,7 +30,11 @@ func Releases() map[string]Release {
 
 // withCommon is one release's table: its own Dify and plugin daemon images,
 // and the images 1.8.1 and 1.9.1 share. nginx and ssrf_proxy are `latest` in
-// both compose files; the tags here are the ones this program tested and runs.
+// both compose files; here they name a release instead: nginx 1.29.1 (the
+// mainline of Dify 1.8.1's release date) and Canonical's squid 6.6 on Ubuntu
+// 24.04 (a risk-track tag, which Canonical rebuilds with fixes). No test here
+// can pull an image: check a new tag with `docker manifest inspect` before
+// adding a release.
 func withCommon(version, pluginDaemon string) map[string]string {
 	return map[string]string{
 		"api":           "langgenius/dify-api:" + version,
