@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"github.com/dify-gcp/dify-gcp/topology"
 	"maps"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -47,6 +48,45 @@ type Values struct {
 	// out without an ID token. API callers are not affected: they hold a token
 	// and call PublicURL directly.
 	BrowserURL string
+
+	// DataTier is "vm" (Dify's databases, Redis and vectors in containers on
+	// the data disk) or "managed" (Cloud SQL, Memorystore and a files bucket,
+	// described by Managed).
+	DataTier string
+	// Managed is the managed tier's endpoints; zero on the VM tier.
+	Managed Managed
+}
+
+// Data tiers, the values of Values.DataTier.
+const (
+	TierVM      = "vm"
+	TierManaged = "managed"
+)
+
+// Managed is where the managed data tier lives. None of it is secret: the VM
+// sets the database user's password through the Cloud SQL Admin API and reads
+// Redis's AUTH string through the Memorystore API, with its own identity, so
+// no credential passes through Pulumi or the metadata.
+type Managed struct {
+	// DBHost is Cloud SQL's private IP address (PostgreSQL on 5432, SSL
+	// required).
+	DBHost string
+	// DBInstance is Cloud SQL's instance name in the project: the VM calls
+	// sqladmin users.update on projects/PROJECT/instances/DBInstance.
+	DBInstance string
+	// DBUser is the built-in user Dify, the plugin daemon and the backups
+	// connect as (databases dify and dify_plugin).
+	DBUser string
+	// RedisHost and RedisPort are Memorystore's private endpoint (AUTH on,
+	// in-transit encryption off: docs/managed.md).
+	RedisHost string
+	RedisPort int
+	// RedisInstance is projects/P/locations/R/instances/N: the VM reads its
+	// AUTH string with redis instances.getAuthString.
+	RedisInstance string
+	// FilesBucket holds Dify's uploaded files (STORAGE_TYPE=google-storage,
+	// read and written with the VM's own identity, no key).
+	FilesBucket string
 }
 
 // assets holds the template and every script it embeds. It is the package's
@@ -186,6 +226,11 @@ var (
 	bucketRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`)
 	calendarRE = regexp.MustCompile(`^[A-Za-z0-9*:/,.~ -]{1,100}$`)
 	secretRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	// Cloud SQL instance ids: lowercase letters, digits and hyphens, starting
+	// with a letter, at most 98 characters with the project id.
+	sqlInstanceRE   = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	dbUserRE        = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+	redisInstanceRE = regexp.MustCompile(`^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z]+-[a-z]+[0-9]+/instances/[a-z]([-a-z0-9]{0,38}[a-z0-9])?$`)
 )
 
 // Validate reports every problem with v at once. Beyond "set and well formed",
@@ -249,6 +294,31 @@ func (v Values) Validate() error {
 	match("AdminPasswordSecret", v.AdminPasswordSecret, secretRE, "a Secret Manager secret id")
 	if v.AppSecretsSecret != "" && v.AppSecretsSecret == v.AdminPasswordSecret {
 		bad("AdminPasswordSecret", "must differ from AppSecretsSecret (%q)", v.AppSecretsSecret)
+	}
+	switch v.DataTier {
+	case TierVM:
+		if v.Managed != (Managed{}) {
+			bad("Managed", "must be empty with DataTier %q", TierVM)
+		}
+	case TierManaged:
+		m := v.Managed
+		for _, a := range []struct{ field, value string }{{"Managed.DBHost", m.DBHost}, {"Managed.RedisHost", m.RedisHost}} {
+			if ip, err := netip.ParseAddr(a.value); err != nil || !ip.Is4() || !ip.IsPrivate() {
+				bad(a.field, "%q is not a private IPv4 address", a.value)
+			}
+		}
+		match("Managed.DBInstance", m.DBInstance, sqlInstanceRE, "a Cloud SQL instance name")
+		match("Managed.DBUser", m.DBUser, dbUserRE, "a PostgreSQL user name (lowercase letters, digits, '_')")
+		if m.RedisPort < 1 || m.RedisPort > 65535 {
+			bad("Managed.RedisPort", "%d is not a port", m.RedisPort)
+		}
+		match("Managed.RedisInstance", m.RedisInstance, redisInstanceRE, "projects/P/locations/R/instances/N")
+		match("Managed.FilesBucket", m.FilesBucket, bucketRE, "a Cloud Storage bucket name")
+		if m.FilesBucket != "" && m.FilesBucket == v.BackupBucket {
+			bad("Managed.FilesBucket", "must differ from BackupBucket (%q): the backup bucket's lifecycle rule deletes what it holds", v.BackupBucket)
+		}
+	default:
+		bad("DataTier", "%q is not %q or %q", v.DataTier, TierVM, TierManaged)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("hostscript: invalid values: %w", errors.New(strings.Join(problems, "; ")))

@@ -20,6 +20,7 @@ func devValues() Values {
 		UploadLimitMiB: 15, BodyLimitMiB: 16,
 		BackupBucket: "acme-dify-dev-dify-dev-backups", BackupOnCalendar: "*-*-* 03:15:00",
 		AppSecretsSecret: "dify-dev-app-secrets", AdminPasswordSecret: "dify-dev-admin-password",
+		DataTier: TierVM,
 	}
 }
 
@@ -30,7 +31,20 @@ func prodValues() Values {
 		UploadLimitMiB: 31, BodyLimitMiB: 32,
 		BackupBucket: "acme-dify-prod-dify-prod-backups", BackupOnCalendar: "*-*-* 00/6:15:00",
 		AppSecretsSecret: "dify-prod-app-secrets", AdminPasswordSecret: "dify-prod-admin-password",
+		DataTier: TierVM,
 	}
+}
+
+// managedValues are prod's on the managed data tier.
+func managedValues() Values {
+	v := prodValues()
+	v.DataTier = TierManaged
+	v.Managed = Managed{
+		DBHost: "10.20.0.3", DBInstance: "dify-prod-db", DBUser: "dify",
+		RedisHost: "10.20.1.4", RedisPort: 6378, RedisInstance: "projects/acme-dify-prod/locations/asia-northeast1/instances/dify-prod-redis",
+		FilesBucket: "acme-dify-prod-dify-prod-files",
+	}
+	return v
 }
 
 func render(t *testing.T, v Values) string {
@@ -176,7 +190,7 @@ func TestRenderedScriptEmbedsTheTestedFiles(t *testing.T) {
 // TestRenderQuotesEveryValue: the variable block, run by bash, yields exactly
 // the values given, and every value sits inside single quotes.
 func TestRenderQuotesEveryValue(t *testing.T) {
-	v := prodValues()
+	v := managedValues()
 	v.BrowserURL = v.PublicURL
 	s := render(t, v)
 	start := strings.Index(s, "# This deployment.")
@@ -190,15 +204,15 @@ func TestRenderQuotesEveryValue(t *testing.T) {
 			block = append(block, line)
 		}
 	}
-	if len(block) != 14 {
-		t.Fatalf("want 12 readonly values and 2 arrays, found %d:\n%s", len(block), strings.Join(block, "\n"))
+	if len(block) != 22 {
+		t.Fatalf("want 20 readonly values and 2 arrays, found %d:\n%s", len(block), strings.Join(block, "\n"))
 	}
-	for _, line := range block[:12] {
+	for _, line := range block[:20] {
 		if !regexp.MustCompile(`^readonly [A-Z_]+='[^']*'$`).MatchString(line) {
 			t.Errorf("not single-quoted: %s", line)
 		}
 	}
-	for _, line := range block[12:] {
+	for _, line := range block[20:] {
 		if !regexp.MustCompile(`^declare -rA [A-Z]+=\((\[[a-z_]+\]='[^']*' )+\)$`).MatchString(line) {
 			t.Errorf("not an array of single-quoted values: %s", line)
 		}
@@ -208,7 +222,8 @@ for s in "${!IMAGES[@]}"; do printf '%s=%s\n' "$s" "${IMAGES[$s]}"; done | sort
 for s in "${!STATEFUL[@]}"; do printf '%s=%s\n' "$s" "${STATEFUL[$s]}"; done | sort
 printf '%s\n' "$STACK" "$PROJECT" "$DIFY_VERSION" "$DATA_DISK_DEVICE" \
   "$PUBLIC_URL" "$BROWSER_URL" "$UPLOAD_LIMIT_MIB" "$BODY_LIMIT_MIB" "$BACKUP_BUCKET" "$BACKUP_ON_CALENDAR" \
-  "$APP_SECRETS_SECRET" "$ADMIN_PASSWORD_SECRET"`).Output()
+  "$APP_SECRETS_SECRET" "$ADMIN_PASSWORD_SECRET" "$DATA_TIER" "$DB_HOST" "$DB_INSTANCE" "$DB_USER" \
+  "$REDIS_HOST" "$REDIS_PORT" "$REDIS_INSTANCE" "$FILES_BUCKET"`).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +236,9 @@ printf '%s\n' "$STACK" "$PROJECT" "$DIFY_VERSION" "$DATA_DISK_DEVICE" \
 		want = append(want, s+"="+stateful[s])
 	}
 	want = append(want, v.Stack, v.Project, v.DifyVersion, v.DataDiskDevice,
-		v.PublicURL, v.BrowserURL, "31", "32", v.BackupBucket, v.BackupOnCalendar, v.AppSecretsSecret, v.AdminPasswordSecret)
+		v.PublicURL, v.BrowserURL, "31", "32", v.BackupBucket, v.BackupOnCalendar, v.AppSecretsSecret, v.AdminPasswordSecret,
+		v.DataTier, v.Managed.DBHost, v.Managed.DBInstance, v.Managed.DBUser,
+		v.Managed.RedisHost, "6378", v.Managed.RedisInstance, v.Managed.FilesBucket)
 	if string(out) != strings.Join(want, "\n")+"\n" {
 		t.Errorf("values read back by bash:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
 	}
@@ -299,6 +316,13 @@ func TestRenderValidation(t *testing.T) {
 		{"calendar empty", func(v *Values) { v.BackupOnCalendar = "" }, "BackupOnCalendar: must be set"},
 		{"secret with a slash", func(v *Values) { v.AppSecretsSecret = "projects/p/secrets/s" }, "AppSecretsSecret"},
 		{"same secret twice", func(v *Values) { v.AdminPasswordSecret = v.AppSecretsSecret }, "must differ from AppSecretsSecret"},
+		{"no data tier", func(v *Values) { v.DataTier = "" }, `DataTier: "" is not "vm" or "managed"`},
+		{"managed endpoints on the vm tier", func(v *Values) { v.Managed = managedValues().Managed }, "Managed: must be empty"},
+		{"managed without endpoints", func(v *Values) { v.DataTier = TierManaged }, "Managed.DBHost"},
+		{"managed database on a public address", func(v *Values) { *v = managedValues(); v.Managed.DBHost = "34.84.1.2" }, "Managed.DBHost: \"34.84.1.2\" is not a private IPv4 address"},
+		{"managed redis instance malformed", func(v *Values) { *v = managedValues(); v.Managed.RedisInstance = "dify-prod-redis" }, "Managed.RedisInstance"},
+		{"managed files in the backup bucket", func(v *Values) { *v = managedValues(); v.Managed.FilesBucket = v.BackupBucket }, "the backup bucket's lifecycle rule deletes"},
+		{"managed redis port zero", func(v *Values) { *v = managedValues(); v.Managed.RedisPort = 0 }, "Managed.RedisPort"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -322,10 +346,15 @@ func TestRenderValidation(t *testing.T) {
 			t.Fatal("accepted empty values")
 		}
 		for _, f := range []string{"Stack", "Project", "DifyVersion", "Images[api]", "Images[weaviate]", "DataDiskDevice",
-			"PublicURL", "UploadLimitMiB", "BodyLimitMiB", "BackupBucket", "BackupOnCalendar", "AppSecretsSecret", "AdminPasswordSecret"} {
+			"PublicURL", "UploadLimitMiB", "BodyLimitMiB", "BackupBucket", "BackupOnCalendar", "AppSecretsSecret", "AdminPasswordSecret", "DataTier"} {
 			if !strings.Contains(err.Error(), f+":") {
 				t.Errorf("error does not mention %s: %v", f, err)
 			}
+		}
+	})
+	t.Run("the managed tier", func(t *testing.T) {
+		if _, err := Render(managedValues()); err != nil {
+			t.Errorf("refused the managed tier: %v", err)
 		}
 	})
 	t.Run("accepted variants", func(t *testing.T) {

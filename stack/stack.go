@@ -76,6 +76,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 			Images:         cfg.Images,
 			UploadLimitMiB: cfg.UploadLimitMiB, BodyLimitMiB: cfg.BodyLimitMiB(),
 			BackupBucket: cfg.BackupBucketName(), BackupOnCalendar: cfg.BackupOnCalendar(),
+			DataTier: hostscript.TierVM,
 		},
 		PublicURL: publicURL,
 		// A private stack is used through `gcloud run services proxy`: its
