@@ -72,9 +72,9 @@ func shellcheck(t *testing.T, dir string, args ...string) {
 func TestShellcheck(t *testing.T) {
 	t.Parallel()
 	dir := hostscriptDir(t)
-	for name, v := range map[string]Values{"dev": devValues(), "prod": prodValues()} {
+	for name, v := range map[string]Values{"dev": devValues(), "prod": prodValues(), "prod on the managed tier": managedValues()} {
 		t.Run("rendered "+name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "startup-"+name+".sh")
+			p := filepath.Join(t.TempDir(), "startup.sh")
 			if err := os.WriteFile(p, []byte(render(t, v)), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -262,7 +262,7 @@ func TestShellQuote(t *testing.T) {
 // literal secret appear in the script that goes into instance metadata.
 func TestRenderedScriptHoldsNoSecret(t *testing.T) {
 	literal := regexp.MustCompile(`(?m)^\s*(export\s+)?[A-Z_]*(PASSWORD|SECRET_KEY|API_KEY|DAEMON_KEY|_TOKEN)=['"]?[A-Za-z0-9+/]{8,}`)
-	for name, v := range map[string]Values{"dev": devValues(), "prod": prodValues()} {
+	for name, v := range map[string]Values{"dev": devValues(), "prod": prodValues(), "managed": managedValues()} {
 		// "dify-sandbox", the sandbox's default key, is also part of its image name.
 		s := strings.ReplaceAll(render(t, v), "langgenius/dify-sandbox:", "")
 		for _, d := range publishedDefaults {

@@ -35,10 +35,32 @@ type fakeSecretManager struct {
 	// until the IAM grant has propagated.
 	deny     int
 	requests []string
+
+	// The managed tier's Cloud SQL instance and Memorystore instance, as the
+	// Cloud SQL Admin API (v1) and the Memorystore for Redis API (v1) serve
+	// them. sqlUsers maps a user to its password ("" for none yet);
+	// sqlBusy answers the next users.update calls with 409, as Cloud SQL does
+	// while another operation runs on the instance; opPolls is how many
+	// operations.get calls see an operation RUNNING before DONE.
+	sqlUsers  map[string]string
+	sqlOps    map[string]int // operation -> polls left before DONE
+	sqlBusy   int
+	sqlDeny   int // like deny, for the Cloud SQL and Memorystore calls
+	opPolls   int
+	redisAuth string
+	passwords []string // every password users.update set, in order
 }
 
+// The managed tier's instances in the dev project (managedDevValues).
+const (
+	fakeSQLInstance   = "dify-dev-db"
+	fakeRedisInstance = "projects/acme-dify-dev/locations/asia-northeast1/instances/dify-dev-redis"
+	fakeRedisAuth     = "7c1f5b2e-93d4-4a6b-b1e8-2f0d9c3a4e51"
+)
+
 func newFakeSecretManager(t *testing.T, secrets ...string) (*fakeSecretManager, *httptest.Server) {
-	f := &fakeSecretManager{versions: map[string][][]byte{}}
+	f := &fakeSecretManager{versions: map[string][][]byte{},
+		sqlUsers: map[string]string{"postgres": "", "dify": ""}, sqlOps: map[string]int{}, redisAuth: fakeRedisAuth}
 	for _, s := range secrets {
 		f.versions[s] = nil
 	}
@@ -50,7 +72,78 @@ func newFakeSecretManager(t *testing.T, secrets ...string) (*fakeSecretManager, 
 var (
 	accessPath = regexp.MustCompile(`^/v1/projects/acme-dify-dev/secrets/([A-Za-z0-9_-]+)/versions/latest:access$`)
 	addPath    = regexp.MustCompile(`^/v1/projects/acme-dify-dev/secrets/([A-Za-z0-9_-]+):addVersion$`)
+	// sqladmin.googleapis.com/v1 and redis.googleapis.com/v1, each under a
+	// prefix of the fake server.
+	sqlUsersPath  = regexp.MustCompile(`^/sqladmin/v1/projects/acme-dify-dev/instances/` + fakeSQLInstance + `/users$`)
+	sqlOpPath     = regexp.MustCompile(`^/sqladmin/v1/projects/acme-dify-dev/operations/([a-z0-9-]+)$`)
+	redisAuthPath = "/redis/v1/" + fakeRedisInstance + "/authString"
 )
+
+// serveManaged answers the Cloud SQL Admin API's users.list, users.update and
+// operations.get, and Memorystore's getAuthString, with Google's JSON shapes
+// (Operation: name, status PENDING|RUNNING|DONE, operationType UPDATE_USER).
+// It reports whether it handled the request.
+func (f *fakeSecretManager) serveManaged(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case sqlUsersPath.MatchString(r.URL.Path) && r.Method == http.MethodGet:
+		var items []map[string]any
+		for name := range f.sqlUsers {
+			items = append(items, map[string]any{"kind": "sql#user", "name": name, "instance": fakeSQLInstance,
+				"project": "acme-dify-dev", "type": "BUILT_IN"})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"kind": "sql#usersList", "items": items})
+	case sqlUsersPath.MatchString(r.URL.Path) && r.Method == http.MethodPut:
+		name := r.URL.Query().Get("name")
+		var body struct{ Name, Password string }
+		raw, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(raw, &body); err != nil || r.Header.Get("Content-Type") != "application/json" {
+			apiError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+			return true
+		}
+		if _, ok := f.sqlUsers[name]; !ok || body.Name != name {
+			apiError(w, http.StatusNotFound, "NOT_FOUND", "The user does not exist.")
+			return true
+		}
+		if f.sqlBusy > 0 {
+			f.sqlBusy--
+			apiError(w, http.StatusConflict, "ABORTED", "Operation failed because another operation was already in progress.")
+			return true
+		}
+		if body.Password == "" {
+			apiError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "password")
+			return true
+		}
+		f.sqlUsers[name] = body.Password
+		f.passwords = append(f.passwords, body.Password)
+		op := fmt.Sprintf("op-%d", len(f.passwords))
+		f.sqlOps[op] = f.opPolls
+		json.NewEncoder(w).Encode(map[string]any{"kind": "sql#operation", "name": op, "status": "PENDING",
+			"operationType": "UPDATE_USER", "targetId": fakeSQLInstance})
+	case sqlOpPath.MatchString(r.URL.Path) && r.Method == http.MethodGet:
+		op := sqlOpPath.FindStringSubmatch(r.URL.Path)[1]
+		left, ok := f.sqlOps[op]
+		if !ok {
+			apiError(w, http.StatusNotFound, "NOT_FOUND", "The operation does not exist.")
+			return true
+		}
+		status := "DONE"
+		if left > 0 {
+			f.sqlOps[op] = left - 1
+			status = "RUNNING"
+		}
+		json.NewEncoder(w).Encode(map[string]any{"kind": "sql#operation", "name": op, "status": status,
+			"operationType": "UPDATE_USER", "targetId": fakeSQLInstance})
+	case r.URL.Path == redisAuthPath && r.Method == http.MethodGet:
+		if f.redisAuth == "" { // AUTH off: the API answers an empty InstanceAuthString
+			w.Write([]byte("{}"))
+			return true
+		}
+		json.NewEncoder(w).Encode(map[string]string{"authString": f.redisAuth})
+	default:
+		return false
+	}
+	return true
+}
 
 func (f *fakeSecretManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
@@ -72,9 +165,17 @@ func (f *fakeSecretManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "no or wrong token")
 		return
 	}
+	if f.sqlDeny > 0 && (sqlUsersPath.MatchString(r.URL.Path) || r.URL.Path == redisAuthPath) {
+		f.sqlDeny--
+		apiError(w, http.StatusForbidden, "PERMISSION_DENIED", "The client is not authorized to make this request.")
+		return
+	}
 	if f.deny > 0 && (accessPath.MatchString(r.URL.Path) || addPath.MatchString(r.URL.Path)) {
 		f.deny--
 		apiError(w, http.StatusForbidden, "PERMISSION_DENIED", "Permission 'secretmanager.versions.access' denied for resource (or it may not exist).")
+		return
+	}
+	if f.serveManaged(w, r) {
 		return
 	}
 	if m := accessPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodGet {
@@ -151,7 +252,17 @@ type hostFixture struct {
 	root, dataMnt, docker string
 	stubs, state, tmp     string
 	env                   []string // added to the functions' environment
+	// vars are shell assignments after the deployment's (the data tier's
+	// values: vmTierVars, or managedTierVars).
+	vars string
 }
+
+// vmTierVars and managedTierVars are the data tier's variables as the
+// rendered script sets them for the dev stack (managedDevValues).
+const (
+	vmTierVars      = `DATA_TIER=vm DB_HOST= DB_INSTANCE= DB_USER= REDIS_HOST= REDIS_PORT=0 REDIS_INSTANCE= FILES_BUCKET=`
+	managedTierVars = `DATA_TIER=managed DB_HOST=10.20.0.3 DB_INSTANCE=` + fakeSQLInstance + ` DB_USER=dify REDIS_HOST=10.20.1.4 REDIS_PORT=6379 REDIS_INSTANCE=` + fakeRedisInstance + ` FILES_BUCKET=acme-dify-dev-dify-dev-files`
+)
 
 func newHostFixture(t *testing.T) hostFixture {
 	return newHostFixtureAt(t, "1.8.1")
@@ -161,7 +272,7 @@ func newHostFixtureAt(t *testing.T, version string) hostFixture {
 	t.Helper()
 	root := t.TempDir()
 	h := hostFixture{root: root, dataMnt: filepath.Join(root, "data"), stubs: filepath.Join(root, "stubs"),
-		state: filepath.Join(root, "docker-state"), tmp: filepath.Join(root, "tmp")}
+		state: filepath.Join(root, "docker-state"), tmp: filepath.Join(root, "tmp"), vars: vmTierVars}
 	h.docker = filepath.Join(h.dataMnt, "releases", version, "docker")
 	for _, d := range []string{h.docker, h.stubs, h.state, h.tmp, filepath.Join(h.dataMnt, "volumes")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -217,14 +328,16 @@ STACK=dev PROJECT=acme-dify-dev DIFY_VERSION=%[5]s
 %[6]s
 PUBLIC_URL=https://dify.example.com BROWSER_URL=https://dify.example.com UPLOAD_LIMIT_MIB=15 BODY_LIMIT_MIB=16
 APP_SECRETS_SECRET=dify-dev-app-secrets ADMIN_PASSWORD_SECRET=dify-dev-admin-password
+%[7]s
 DIFY_PORT=%[3]d HEALTH_PATH=%[4]s
 source %[1]s/startup/common.sh
 source %[1]s/startup/secrets.sh
+source %[1]s/startup/managed.sh
 source %[1]s/startup/dify.sh
 trap 'on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
 trap 'on_exit' EXIT
 %[2]s
-`, dir, body, topology.DifyPort, topology.DifyHealthPath, version, imagesDecl(version))
+`, dir, body, topology.DifyPort, topology.DifyHealthPath, version, imagesDecl(version), h.vars)
 	cmd := exec.Command("bash", "-c", script)
 	cmd.Env = append([]string{
 		"PATH=" + h.stubs + ":" + os.Getenv("PATH"),
@@ -241,6 +354,7 @@ trap 'on_exit' EXIT
 		"DIFY_METADATA_URL=" + srv.URL + "/computeMetadata/v1",
 		"DIFY_SECRETMANAGER_URL=" + srv.URL + "/v1",
 		"DIFY_SM_RETRY_DELAY=0", "DIFY_SM_RETRY_ATTEMPTS=4",
+		"DIFY_SQLADMIN_URL=" + srv.URL + "/sqladmin/v1", "DIFY_REDIS_API_URL=" + srv.URL + "/redis/v1", "DIFY_SQL_POLL_SECONDS=0",
 	}, h.env...)
 	return run(t, cmd)
 }

@@ -29,8 +29,22 @@ readonly SECRET_ENV_KEYS=(SECRET_KEY DB_PASSWORD REDIS_PASSWORD SANDBOX_API_KEY
 # empty gets a value of this deployment's own, used or not: compose brings the
 # published default back for an empty one.
 readonly PASSWORD_LIKE='(^|_)(PASSWORD|PWD|SECRET|KEY|KEYS|TOKEN|AUTH|CREDENTIALS|KEY_ID|SECRET_ID)$'
-# The one vector store this deployment runs and backs up (volumes/weaviate).
-readonly VECTOR_STORE=weaviate
+# The .env keys this script also sets on the managed tier: where Cloud SQL,
+# Memorystore and the files bucket are. DB_EXTRAS and the SSL settings are not
+# .env keys: Dify 1.8.1's compose file passes none of them, so the override
+# sets them on the services.
+readonly MANAGED_ENV_KEYS=(DB_HOST DB_PORT DB_USERNAME DB_DATABASE DB_PLUGIN_DATABASE
+	REDIS_HOST REDIS_PORT REDIS_USE_SSL PGVECTOR_HOST PGVECTOR_PORT PGVECTOR_USER
+	PGVECTOR_PASSWORD PGVECTOR_DATABASE STORAGE_TYPE GOOGLE_STORAGE_BUCKET_NAME
+	GOOGLE_STORAGE_SERVICE_ACCOUNT_JSON_BASE64)
+# The one vector store each tier runs and backs up: weaviate (volumes/weaviate)
+# on the vm tier, pgvector (inside Cloud SQL's dify database, in its dumps) on
+# the managed tier.
+if [[ $DATA_TIER == managed ]]; then
+	readonly VECTOR_STORE=pgvector
+else
+	readonly VECTOR_STORE=weaviate
+fi
 
 compose_in() {
 	local dir=$1
@@ -106,15 +120,17 @@ derived_secret() {
 	printf '%s\ndify-gcp/%s\n' "$DIFYENV_SECRET_KEY" "$1" | sha256sum | cut -c1-40
 }
 
-# refuse_other_stores: only weaviate runs, and only its data is backed up
-# (volumes/weaviate); another store would run with no backup.
+# refuse_other_stores: only the tier's vector store runs, and only its data is
+# backed up (volumes/weaviate, or the Cloud SQL dumps); another store would run
+# with no backup. On the managed tier no profile may start a container.
 refuse_other_stores() {
-	local file=$DATA_MNT/env.local k v
+	local file=$DATA_MNT/env.local k v where=volumes/$VECTOR_STORE
 	[[ -f $file ]] || return 0
+	[[ $DATA_TIER == managed ]] && where="the Cloud SQL database's dumps"
 	for k in VECTOR_STORE COMPOSE_PROFILES; do
 		v=$(env_value "$file" "$k")
-		if [[ -n $v && $v != "$VECTOR_STORE" ]]; then
-			die "$file sets $k=$v: this deployment runs the $VECTOR_STORE vector store only, and only its data (volumes/$VECTOR_STORE) is in the backups, so another store would run unprotected. Remove the line, then run the startup script again"
+		if [[ -n $v && ($v != "$VECTOR_STORE" || ($k == COMPOSE_PROFILES && $DATA_TIER == managed)) ]]; then
+			die "$file sets $k=$v: this deployment runs the $VECTOR_STORE vector store only, and only its data ($where) is in the backups, so another store would run unprotected. Remove the line, then run the startup script again"
 		fi
 	done
 }
@@ -124,10 +140,13 @@ refuse_other_stores() {
 # $DATA_MNT/env.local if present (mail, for instance); mode 0600; replaced
 # only when it changes. Edits to .env itself do not survive the next boot.
 write_env() {
-	local dir=$1 fill
+	local dir=$1 fill keys=("${ENV_KEYS[@]}")
 	[[ -f $dir/.env.example ]] || die "$dir/.env.example is missing"
 	refuse_other_stores
-	fill=$(secret_defaults "$dir" | cut -d= -f1 | sort -u | grep -vxF -f <(printf '%s\n' "${ENV_KEYS[@]}") | tr '\n' ' ') || true
+	if [[ $DATA_TIER == managed ]]; then
+		keys+=("${MANAGED_ENV_KEYS[@]}")
+	fi
+	fill=$(secret_defaults "$dir" | cut -d= -f1 | sort -u | grep -vxF -f <(printf '%s\n' "${keys[@]}") | tr '\n' ' ') || true
 	# shellcheck disable=SC2154 # the DIFYENV_ variables are exported by name
 	(
 		umask 077
@@ -141,12 +160,33 @@ write_env() {
 		done
 		export DIFYENV_INIT_PASSWORD
 		DIFYENV_INIT_PASSWORD=$(<"$RUN_DIR/admin-password")
+		# The vm tier's database container keeps the vm tier's password.
 		export DIFYENV_POSTGRES_PASSWORD=$DIFYENV_DB_PASSWORD
-		export DIFYENV_CELERY_BROKER_URL="redis://:$DIFYENV_REDIS_PASSWORD@redis:6379/1"
 		export DIFYENV_CODE_EXECUTION_API_KEY=$DIFYENV_SANDBOX_API_KEY
 		export DIFYENV_WEAVIATE_AUTHENTICATION_APIKEY_ALLOWED_KEYS=$DIFYENV_WEAVIATE_API_KEY
 		export DIFYENV_WEAVIATE_AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED=false
-		export DIFYENV_VECTOR_STORE=$VECTOR_STORE DIFYENV_COMPOSE_PROFILES=$VECTOR_STORE
+		export DIFYENV_VECTOR_STORE=$VECTOR_STORE
+		if [[ $DATA_TIER == managed ]]; then
+			# Cloud SQL (TLS: see the override), Memorystore (AUTH, no TLS:
+			# plugin daemon 0.2.0 cannot verify Memorystore's CA), the files
+			# bucket with the VM's own identity (an empty key makes Dify use
+			# Application Default Credentials), pgvector in database dify.
+			# No profile: db, redis and weaviate do not run.
+			DIFYENV_DB_PASSWORD=$(env_value "$RUN_DIR/app-secrets.env" "$MANAGED_DB_PASSWORD_KEY")
+			DIFYENV_REDIS_PASSWORD=$(<"$RUN_DIR/redis-auth")
+			export DIFYENV_DB_PASSWORD DIFYENV_REDIS_PASSWORD DIFYENV_COMPOSE_PROFILES=""
+			export DIFYENV_DB_HOST=$DB_HOST DIFYENV_DB_PORT=5432 DIFYENV_DB_USERNAME=$DB_USER
+			export DIFYENV_DB_DATABASE=dify DIFYENV_DB_PLUGIN_DATABASE=dify_plugin
+			export DIFYENV_REDIS_HOST=$REDIS_HOST DIFYENV_REDIS_PORT=$REDIS_PORT DIFYENV_REDIS_USE_SSL=false
+			export DIFYENV_CELERY_BROKER_URL="redis://:$DIFYENV_REDIS_PASSWORD@$REDIS_HOST:$REDIS_PORT/1"
+			export DIFYENV_PGVECTOR_HOST=$DB_HOST DIFYENV_PGVECTOR_PORT=5432 DIFYENV_PGVECTOR_USER=$DB_USER
+			export DIFYENV_PGVECTOR_PASSWORD=$DIFYENV_DB_PASSWORD DIFYENV_PGVECTOR_DATABASE=dify
+			export DIFYENV_STORAGE_TYPE=google-storage DIFYENV_GOOGLE_STORAGE_BUCKET_NAME=$FILES_BUCKET
+			export DIFYENV_GOOGLE_STORAGE_SERVICE_ACCOUNT_JSON_BASE64=""
+		else
+			export DIFYENV_CELERY_BROKER_URL="redis://:$DIFYENV_REDIS_PASSWORD@redis:6379/1"
+			export DIFYENV_COMPOSE_PROFILES=$VECTOR_STORE
+		fi
 		# What the browser calls: $BROWSER_URL, empty for a private stack, which
 		# Dify reads as "the origin that served the page". What other systems
 		# call with their own ID token: $PUBLIC_URL.
@@ -175,7 +215,7 @@ write_env() {
 			local_env=$DATA_MNT/env.local
 			info "adding the operator's settings from $local_env"
 		fi
-		awk -v set="${ENV_KEYS[*]}" -v fill="$fill" -v secret="${SECRET_ENV_KEYS[*]}" -v localfile="$local_env" \
+		awk -v set="${keys[*]}" -v fill="$fill" -v secret="${SECRET_ENV_KEYS[*]}" -v localfile="$local_env" \
 			-f "$LIB_DIR/env.awk" "$dir/.env.example" "$dir/.env.example" >"$dir/.env.new" 2>"$RUN_DIR/env.awk.log"
 	) || die "writing $dir/.env failed: $(cat "$RUN_DIR/env.awk.log" 2>/dev/null)"
 	local line
@@ -184,7 +224,7 @@ write_env() {
 	done <"$RUN_DIR/env.awk.log"
 	chmod 0600 "$dir/.env.new"
 	local k
-	for k in "${ENV_KEYS[@]}"; do
+	for k in "${keys[@]}"; do
 		[[ $(grep -c "^$k=" "$dir/.env.new") == 1 ]] || die ".env: $k is not set exactly once"
 	done
 	if [[ -f $dir/.env ]] && cmp -s "$dir/.env.new" "$dir/.env"; then
@@ -203,17 +243,41 @@ write_env() {
 # loopback only. EXPOSE_PLUGIN_DEBUGGING_HOST would not do: it is what Dify
 # tells plugin developers, not a bind address. `!override` replaces the base
 # file's list.
+#
+# On the managed tier it also turns off db, redis and weaviate (a profile no
+# one enables, `!override` replacing the base file's list; weaviate's
+# includes '', which an empty COMPOSE_PROFILES would enable), drops every
+# dependency on them (`!reset`: compose refuses a dependency on a disabled
+# service), and makes every connection to Cloud SQL use TLS: DB_EXTRAS
+# (appended to Dify's SQLAlchemy URL) and PGSSLMODE (libpq's default, for
+# the pgvector store's own connection pool) for api, worker and worker_beat,
+# DB_SSL_MODE for the plugin daemon (0.2.0 accepts disable or require).
 write_override() {
-	local dir=$1 s
+	local dir=$1 s managed=0
+	[[ $DATA_TIER == managed ]] && managed=1
 	{
 		printf '%s\n' "# Written by the dify-gcp startup script on every boot: edits are overwritten." "name: dify" "services:"
 		for s in $(printf '%s\n' "${!IMAGES[@]}" | sort); do
 			printf '  %s:\n    image: %s\n' "$s" "${IMAGES[$s]}"
+			if ((managed)) && [[ " ${MANAGED_OFF_SERVICES[*]} " == *" $s "* ]]; then
+				printf '    profiles: !override\n      - %s\n' "$OFF_PROFILE"
+			fi
 			case $s in
-			worker | worker_beat)
-				printf '    environment:\n      MIGRATION_ENABLED: "false"\n'
+			api | worker | worker_beat)
+				if [[ $s != api || $managed == 1 ]]; then
+					printf '    environment:\n'
+				fi
+				if [[ $s != api ]]; then
+					printf '      MIGRATION_ENABLED: "false"\n'
+				fi
+				if ((managed)); then
+					printf '      DB_EXTRAS: sslmode=require\n      PGSSLMODE: require\n    depends_on: !reset {}\n'
+				fi
 				;;
 			plugin_daemon)
+				if ((managed)); then
+					printf '    environment:\n      DB_SSL_MODE: require\n    depends_on: !reset {}\n'
+				fi
 				# shellcheck disable=SC2016 # compose expands these, not bash
 				printf '    ports: !override\n      - "127.0.0.1:${EXPOSE_PLUGIN_DEBUGGING_PORT:-5003}:${PLUGIN_DEBUGGING_PORT:-5003}"\n'
 				;;
@@ -239,6 +303,20 @@ api WEAVIATE_API_KEY weaviate AUTHENTICATION_APIKEY_ALLOWED_KEYS
 api SECRET_KEY worker SECRET_KEY
 api SECRET_KEY worker_beat SECRET_KEY
 api CELERY_BROKER_URL worker CELERY_BROKER_URL"
+# The same on the managed tier, where db, redis and weaviate do not run and
+# the vector store shares the database's password.
+readonly MANAGED_COUPLED_SETTINGS="api DB_PASSWORD plugin_daemon DB_PASSWORD
+api DB_PASSWORD api PGVECTOR_PASSWORD
+api DB_PASSWORD worker PGVECTOR_PASSWORD
+api REDIS_PASSWORD plugin_daemon REDIS_PASSWORD
+api REDIS_PASSWORD worker REDIS_PASSWORD
+api CODE_EXECUTION_API_KEY sandbox API_KEY
+api PLUGIN_DAEMON_KEY plugin_daemon SERVER_KEY
+api INNER_API_KEY_FOR_PLUGIN plugin_daemon DIFY_INNER_API_KEY
+api SECRET_KEY worker SECRET_KEY
+api SECRET_KEY worker_beat SECRET_KEY
+api CELERY_BROKER_URL worker CELERY_BROKER_URL
+api CELERY_BROKER_URL worker_beat CELERY_BROKER_URL"
 
 # check_compose JSON DEFAULTS: refuse the resolved configuration (the output of
 # `docker compose config --format json`, in the file JSON) unless every
@@ -251,10 +329,17 @@ api CELERY_BROKER_URL worker CELERY_BROKER_URL"
 # it is read from its file by jq, never through a here-string, which bash
 # would write to $TMPDIR when larger than a pipe.
 check_compose() {
-	local json=$1 defaults=$2 pins="$RUN_DIR/images.json" bad
-	local s
+	local json=$1 defaults=$2 pins="$RUN_DIR/images.json" bad coupled=$COUPLED_SETTINGS
+	local s off=" "
+	if [[ $DATA_TIER == managed ]]; then
+		off=" ${MANAGED_OFF_SERVICES[*]} "
+		coupled=$MANAGED_COUPLED_SETTINGS
+		bad=$(jq -r --arg off "$off" '.services | keys[] | select(. as $s | $off | contains(" \($s) "))' "$json") ||
+			die "cannot read the compose configuration"
+		[[ -z $bad ]] || die "refusing to start: on the managed tier Cloud SQL, Memorystore and pgvector replace db, redis and weaviate, but these would run: $(tr '\n' ' ' <<<"$bad")"
+	fi
 	for s in "${!IMAGES[@]}"; do
-		printf '%s\t%s\n' "$s" "${IMAGES[$s]}"
+		[[ $off == *" $s "* ]] || printf '%s\t%s\n' "$s" "${IMAGES[$s]}"
 	done | jq -Rn '[inputs | split("\t") | {(.[0]): .[1]}] | add' >"$pins"
 	bad=$(jq -r --slurpfile want "$pins" '$want[0] as $w | .services as $svc
 		| ($svc | to_entries[] | select(.value.image != $w[.key])
@@ -282,18 +367,23 @@ check_compose() {
 		    | select(. as $v | any($long[]; . as $x | $v | contains($x))) | "\($s) command" )' "$json") ||
 		die "cannot read the compose configuration"
 	[[ -z $bad ]] || die "refusing to start: a published default secret reaches $(tr '\n' ';' <<<"$bad")"
-	bad=$(jq -r --arg pairs "$COUPLED_SETTINGS" '.services as $svc
+	local broker="redis:6379"
+	[[ $DATA_TIER == managed ]] && broker="$REDIS_HOST:$REDIS_PORT"
+	bad=$(jq -r --arg pairs "$coupled" --arg broker "$broker" --arg tier "$DATA_TIER" '.services as $svc
 		| ($pairs | split("\n")[] | split(" ")
 		   | select(($svc[.[0]].environment[.[1]] // "") != ($svc[.[2]].environment[.[3]] // "")
 		            or ($svc[.[0]].environment[.[1]] // "") == "")
 		   | "\(.[0]) \(.[1]) and \(.[2]) \(.[3])"),
-		  ($svc.redis.command // [] | index("--requirepass") as $i
+		  (select($tier == "vm") | $svc.redis.command // [] | index("--requirepass") as $i
 		   | select($i == null or .[$i + 1] != ($svc.api.environment.REDIS_PASSWORD // ""))
 		   | "api REDIS_PASSWORD and redis --requirepass"),
-		  (select(($svc.api.environment.CELERY_BROKER_URL // "") != "redis://:\($svc.api.environment.REDIS_PASSWORD // "")@redis:6379/1")
+		  (select(($svc.api.environment.CELERY_BROKER_URL // "") != "redis://:\($svc.api.environment.REDIS_PASSWORD // "")@\($broker)/1")
 		   | "api CELERY_BROKER_URL and REDIS_PASSWORD")' "$json") ||
 		die "cannot read the compose configuration"
 	[[ -z $bad ]] || die "refusing to start: these settings must be equal and set: $(tr '\n' ';' <<<"$bad")"
+	if [[ $DATA_TIER == managed ]]; then
+		check_managed_settings "$json"
+	fi
 	bad=$(jq -r '.services | to_entries[] | select(.value.image | test("/dify-api[:@]"))
 		| select((.key == "api") != ((.value.environment.MIGRATION_ENABLED // "") == "true")) | .key' "$json") ||
 		die "cannot read the compose configuration"
@@ -309,6 +399,31 @@ check_compose() {
 		die "cannot read the compose configuration"
 	[[ -z $bad ]] || die "refusing to start: size limits beyond the ${UPLOAD_LIMIT_MIB} MiB upload limit (the proxy and nginx accept ${BODY_LIMIT_MIB} MiB bodies): $(tr '\n' ';' <<<"$bad")"
 	rm -f "$pins"
+}
+
+# check_managed_settings JSON: on the managed tier every Dify service that
+# reaches a data service reaches the managed one: Cloud SQL at DB_HOST as
+# DB_USER over TLS, Memorystore at REDIS_HOST:REDIS_PORT, pgvector in database
+# dify, the files bucket with no key (the VM's identity), and the plugin
+# daemon's storage on the data disk (0.2.0 takes GCS only with a JSON key).
+check_managed_settings() {
+	local json=$1 bad
+	bad=$(jq -r --arg db "$DB_HOST" --arg user "$DB_USER" --arg redis "$REDIS_HOST" --arg port "$REDIS_PORT" \
+		--arg bucket "$FILES_BUCKET" '.services as $svc
+		| ([["api", "worker", "worker_beat", "plugin_daemon"][] as $s
+		    | [$s, "DB_HOST", $db], [$s, "DB_PORT", "5432"], [$s, "DB_USERNAME", $user],
+		      [$s, "REDIS_HOST", $redis], [$s, "REDIS_PORT", $port], [$s, "REDIS_USE_SSL", "false"]]
+		   + [["api", "worker", "worker_beat"][] as $s
+		    | [$s, "DB_DATABASE", "dify"], [$s, "DB_EXTRAS", "sslmode=require"], [$s, "PGSSLMODE", "require"],
+		      [$s, "VECTOR_STORE", "pgvector"], [$s, "PGVECTOR_HOST", $db], [$s, "PGVECTOR_PORT", "5432"],
+		      [$s, "PGVECTOR_USER", $user], [$s, "PGVECTOR_DATABASE", "dify"], [$s, "STORAGE_TYPE", "google-storage"],
+		      [$s, "GOOGLE_STORAGE_BUCKET_NAME", $bucket], [$s, "GOOGLE_STORAGE_SERVICE_ACCOUNT_JSON_BASE64", ""]]
+		   + [["plugin_daemon", "DB_DATABASE", "dify_plugin"], ["plugin_daemon", "DB_SSL_MODE", "require"],
+		      ["plugin_daemon", "PLUGIN_STORAGE_TYPE", "local"]])[]
+		  | select(($svc[.[0]].environment[.[1]] // "") != .[2])
+		  | "\(.[0]) \(.[1]) should be \(if .[2] == "" then "empty" else .[2] end)"' "$json") ||
+		die "cannot read the compose configuration"
+	[[ -z $bad ]] || die "refusing to start: the managed tier's settings do not hold: $(tr '\n' ';' <<<"$bad")"
 }
 
 # verify_compose DIR: check the configuration compose resolves in DIR.
@@ -432,8 +547,10 @@ converge_dify() {
 		info "pulling Dify $DIFY_VERSION's images"
 		retry 3 30 compose_in "$RELEASES/$DIFY_VERSION/docker" pull --quiet ||
 			die "pulling Dify $DIFY_VERSION's images failed: not upgrading, Dify $prev stays current and running"
-		db=$(pg_service "$RELEASES/$prev/docker") || die "no database service in Dify $prev's compose file"
-		compose_in "$RELEASES/$prev/docker" up -d --wait "$db"
+		if [[ $DATA_TIER == vm ]]; then
+			db=$(pg_service "$RELEASES/$prev/docker") || die "no database service in Dify $prev's compose file"
+			compose_in "$RELEASES/$prev/docker" up -d --wait "$db"
+		fi
 		systemctl start dify-backup.service ||
 			die "the pre-upgrade backup failed (journalctl -u dify-backup): not upgrading, Dify $prev stays installed"
 		info "pre-upgrade backup done"

@@ -9,6 +9,10 @@
 # The application secret holds one KEY=VALUE line for each of these.
 readonly APP_SECRET_KEYS=(SECRET_KEY DB_PASSWORD REDIS_PASSWORD SANDBOX_API_KEY
 	PLUGIN_DAEMON_KEY PLUGIN_DIFY_INNER_API_KEY WEAVIATE_API_KEY)
+# On the managed tier it also holds the Cloud SQL user's password, which the VM
+# generates and sets through the Cloud SQL Admin API (managed.sh). DB_PASSWORD
+# stays the vm tier's own, for the database on the data disk.
+readonly MANAGED_DB_PASSWORD_KEY=MANAGED_DB_PASSWORD
 
 # sm_login: an access token for the VM's service account, from the metadata
 # server, kept in a header file so that it never appears in a process list.
@@ -25,40 +29,52 @@ sm_login() {
 	)
 }
 
-# Right after Pulumi grants the VM's service account access to the secrets,
-# Secret Manager may still answer 403 for a few minutes: IAM changes
-# propagate eventually ("typically within 2 minutes, up to 7 minutes or more",
+# Right after Pulumi grants the VM's service account access to a secret (or,
+# on the managed tier, to the Cloud SQL instance and the Redis instance),
+# Google's APIs may still answer 403 for a few minutes: IAM changes propagate
+# eventually ("typically within 2 minutes, up to 7 minutes or more",
 # https://cloud.google.com/iam/docs/access-change-propagation). A secret just
-# created may be invisible for as long (404 on addVersion). Those answers,
-# 429 and 5xx are retried with a doubling delay, up to about nine minutes,
-# before the script gives up.
+# created may be invisible for as long (404 on addVersion). Cloud SQL runs one
+# operation at a time on an instance and answers 409 while another (a backup,
+# maintenance, Pulumi's own change) is under way. Those answers, 429 and 5xx
+# are retried with a doubling delay, up to about nine minutes, before the
+# script gives up.
 SM_RETRY_DELAY=${DIFY_SM_RETRY_DELAY:-10} # seconds before the first retry
 SM_RETRY_ATTEMPTS=${DIFY_SM_RETRY_ATTEMPTS:-12}
 SM_CODE=""
 
-# sm_call WHAT RESP CURL_ARGS...: one Secret Manager request, retried while the
-# answer may be eventual consistency (403, and 404 when WHAT ends in
-# ":addVersion"), throttling or a server error. Sets SM_CODE to the final
-# HTTP code (not printed: the retries log to stdout).
-sm_call() {
-	local what=$1 resp=$2 code msg n=1 delay=$SM_RETRY_DELAY
-	shift 2
+# gcp_call API WHAT RESP CURL_ARGS...: one request to a Google API (API is its
+# name in messages), retried while the answer may be eventual consistency (403,
+# and 404 when WHAT ends in ":addVersion"), a Cloud SQL operation in progress
+# (409 from the Cloud SQL Admin API), throttling or a server error. Sets
+# SM_CODE to the final HTTP code (not printed: the retries log to stdout).
+gcp_call() {
+	local api=$1 what=$2 resp=$3 code msg why n=1 delay=$SM_RETRY_DELAY
+	shift 3
 	while :; do
 		code=$(curl -sS --retry 3 -o "$resp" -w '%{http_code}' -H @"$RUN_DIR/auth.header" "$@") ||
-			die "Secret Manager unreachable ($what)"
+			die "$api unreachable ($what)"
 		SM_CODE=$code
 		case $code in
 		403 | 429 | 5??) ;;
 		404) [[ $what == *:addVersion ]] || break ;;
+		409) [[ $api == "Cloud SQL Admin API" ]] || break ;;
 		*) break ;;
 		esac
 		((n < SM_RETRY_ATTEMPTS)) || break
 		msg=$(jq -r '.error | "\(.status // ""): \(.message // "")"' "$resp" 2>/dev/null) || msg=""
-		warn "Secret Manager answered HTTP $code to $what ($msg): the VM's access to a new secret can take minutes to propagate; retrying in ${delay}s (attempt $n of $SM_RETRY_ATTEMPTS)"
+		why="the VM's access to a new secret or instance can take minutes to propagate"
+		[[ $code == 409 ]] && why="Cloud SQL runs one operation at a time on an instance"
+		warn "$api answered HTTP $code to $what ($msg): $why; retrying in ${delay}s (attempt $n of $SM_RETRY_ATTEMPTS)"
 		sleep "$delay"
 		delay=$((delay * 2 > 60 ? 60 : delay * 2))
 		n=$((n + 1))
 	done
+}
+
+# sm_call WHAT RESP CURL_ARGS...: gcp_call for Secret Manager.
+sm_call() {
+	gcp_call "Secret Manager" "$@"
 }
 
 # sm_error RESP: the error message of a Secret Manager answer.
@@ -161,7 +177,7 @@ check_app_secrets() {
 }
 
 load_app_secrets() {
-	local file="$RUN_DIR/app-secrets.env" rc=0 k
+	local file="$RUN_DIR/app-secrets.env" rc=0 k keys
 	sm_access "$APP_SECRETS_SECRET" "$file" || rc=$?
 	if ((rc == 3)); then
 		if recover_app_secrets "$file"; then
@@ -172,7 +188,11 @@ load_app_secrets() {
 			info "first install: generating application secrets"
 			(
 				umask 077
-				for k in "${APP_SECRET_KEYS[@]}"; do
+				keys=("${APP_SECRET_KEYS[@]}")
+				if [[ $DATA_TIER == managed ]]; then
+					keys+=("$MANAGED_DB_PASSWORD_KEY")
+				fi
+				for k in "${keys[@]}"; do
 					printf '%s=%s\n' "$k" "$(rand_alnum 48)"
 				done >"$file"
 			)
@@ -186,6 +206,21 @@ load_app_secrets() {
 		info "application secrets read from $APP_SECRETS_SECRET"
 	fi
 	check_app_secrets "$file"
+	if [[ $DATA_TIER == managed ]] && ! grep -q "^$MANAGED_DB_PASSWORD_KEY=" "$file"; then
+		# A stack that moves from the vm tier keeps its secrets and gains this one.
+		info "data tier managed: generating the Cloud SQL user's password, stored as $MANAGED_DB_PASSWORD_KEY in $APP_SECRETS_SECRET"
+		(
+			umask 077
+			printf '%s=%s\n' "$MANAGED_DB_PASSWORD_KEY" "$(rand_alnum 48)" >>"$file"
+		)
+		sm_add "$APP_SECRETS_SECRET" "$file"
+		sm_access "$APP_SECRETS_SECRET" "$file" || die "secret $APP_SECRETS_SECRET has no version after adding one"
+		check_app_secrets "$file"
+	fi
+	if [[ $DATA_TIER == managed ]]; then
+		[[ $(grep -c "^$MANAGED_DB_PASSWORD_KEY=" "$file") == 1 && $(env_value "$file" "$MANAGED_DB_PASSWORD_KEY") =~ ^[A-Za-z0-9]{16,}$ ]] ||
+			die "secret $APP_SECRETS_SECRET: $MANAGED_DB_PASSWORD_KEY must be set once, 16+ letters and digits"
+	fi
 }
 
 # load_admin_password: Dify asks for INIT_PASSWORD before anyone may create the
@@ -226,5 +261,9 @@ load_secrets() {
 	sm_login
 	load_app_secrets
 	load_admin_password
+	if [[ $DATA_TIER == managed ]]; then
+		set_db_password
+		load_redis_auth
+	fi
 	rm -f "$RUN_DIR/auth.header"
 }
