@@ -166,6 +166,7 @@ type manifest struct {
 	Created     string `json:"created"`
 	DifyVersion string `json:"dify_version"`
 	Host        string `json:"host"`
+	DataTier    string `json:"data_tier"`
 	Objects     []struct {
 		Name     string `json:"name"`
 		Size     int64  `json:"size"`

@@ -19,6 +19,9 @@
 SQLADMIN_URL=${DIFY_SQLADMIN_URL:-https://sqladmin.googleapis.com/v1}
 REDIS_API_URL=${DIFY_REDIS_API_URL:-https://redis.googleapis.com/v1}
 SQL_POLL_SECONDS=${DIFY_SQL_POLL_SECONDS:-3}
+# The extension Dify's pgvector store needs (tests name another: their stand-in
+# for Cloud SQL has no pgvector).
+VECTOR_EXTENSION=${DIFY_VECTOR_EXTENSION:-vector}
 
 # The services the managed tier replaces: they get a profile no one enables
 # (the override), and their containers left from the vm tier are removed.
@@ -116,9 +119,10 @@ cloudsql_psql() {
 # empty Cloud SQL database while the data disk holds the vm tier's.
 prepare_managed_database() {
 	local out="$RUN_DIR/psql.out"
-	retry 5 15 cloudsql_psql dify "CREATE EXTENSION IF NOT EXISTS vector; SELECT to_regclass('public.alembic_version') IS NOT NULL" "$out" ||
-		die "cannot prepare Cloud SQL database dify on $DB_HOST as $DB_USER (CREATE EXTENSION vector): see the lines above; the user must be a built-in user (a member of cloudsqlsuperuser)"
-	info "Cloud SQL: the vector extension is in database dify"
+	[[ $VECTOR_EXTENSION =~ ^[a-z_]+$ ]] || die "'$VECTOR_EXTENSION' is not an extension name"
+	retry 5 15 cloudsql_psql dify "CREATE EXTENSION IF NOT EXISTS $VECTOR_EXTENSION; SELECT to_regclass('public.alembic_version') IS NOT NULL" "$out" ||
+		die "cannot prepare Cloud SQL database dify on $DB_HOST as $DB_USER (CREATE EXTENSION $VECTOR_EXTENSION): see the lines above; the user must be a built-in user (a member of cloudsqlsuperuser)"
+	info "Cloud SQL: the $VECTOR_EXTENSION extension is in database dify"
 	if [[ $(tail -n1 "$out") == f ]] && db_initialised; then
 		rm -f "$out"
 		die "Cloud SQL database dify is empty, and this data disk still holds the vm tier's database ($VOLUMES/db/data): Dify is not started on an empty database. Migrate first (docs/managed.md, 'Migrating from the vm tier'): sudo dify-restore --yes <the backup taken on the vm tier>, then run the startup script again"
