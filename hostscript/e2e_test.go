@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -213,6 +214,7 @@ exec bash %s`, filepath.Join(s.root, "etc-upper"), filepath.Join(s.root, "etc-wo
 		"DIFY_METADATA_URL=" + s.srv + "/computeMetadata/v1", "DIFY_SECRETMANAGER_URL=" + s.srv + "/v1",
 		"DIFY_HEALTH_URL=" + s.srv + "/console/api/ping",
 		"DIFY_SM_RETRY_DELAY=0", "DIFY_RETRY_SLEEP=0", "DIFY_DOCKER_ROOT=" + filepath.Join(s.root, "docker-root"),
+		"DIFY_SQLADMIN_URL=" + s.srv + "/sqladmin/v1", "DIFY_REDIS_API_URL=" + s.srv + "/redis/v1", "DIFY_SQL_POLL_SECONDS=0",
 		"TMPDIR=" + s.tmp, "STUB_STATE=" + filepath.Join(s.root, "state"),
 		"FAKE_DOCKER_STATE=" + filepath.Join(s.root, "state"), "FAKE_COMPOSECONFIG=" + composeConfigBin(s.t),
 	}, env...)
@@ -521,5 +523,113 @@ func TestStartupScriptRefusesForeignDisk(t *testing.T) {
 	}
 	if s.sm.count("dify-dev-app-secrets") != 0 {
 		t.Errorf("no secret may be generated when the disk is refused")
+	}
+}
+
+// managedDevValues are dev's on the managed data tier, with the instances the
+// fake APIs serve.
+func managedDevValues() Values {
+	v := devValues()
+	v.DataTier = TierManaged
+	v.Managed = Managed{
+		DBHost: "10.20.0.3", DBInstance: fakeSQLInstance, DBUser: "dify",
+		RedisHost: "10.20.1.4", RedisPort: 6379, RedisInstance: fakeRedisInstance,
+		FilesBucket: "acme-dify-dev-dify-dev-files",
+	}
+	return v
+}
+
+// TestStartupScriptManagedTier boots the rendered script on the managed tier:
+// a vm-tier stack first, switched to managed, where the script stops before
+// starting Dify on the empty Cloud SQL database (the vm tier's is still on the
+// disk, and nothing was migrated); once the database holds Dify's schema, the
+// boot succeeds: the Cloud SQL user's password set, the vector store's
+// extension created in Cloud SQL (a real PostgreSQL server stands in, reached
+// as that user), the vm tier's db, redis and weaviate containers removed, and
+// Dify started with none of them. A fresh managed stack boots in one go.
+func TestStartupScriptManagedTier(t *testing.T) {
+	s := newSandbox(t)
+	sql := cloudSQL(t)
+	net := "FAKE_DOCKER_RUN_NETWORK=PGHOST=" + sql.sock + " PGPORT=" + strconv.Itoa(sql.port)
+	ext := "DIFY_VECTOR_EXTENSION=" + testVectorExtension
+	ok := func(name string, r scriptResult) {
+		t.Helper()
+		if r.exitCode != 0 || !strings.Contains(r.out, "RESULT: SUCCESS") {
+			t.Fatalf("%s failed (exit %d):\n%s\ncalls:\n%s", name, r.exitCode, r.out, s.calls())
+		}
+	}
+	ok("vm-tier boot", s.boot(devValues()))
+	// The vm tier's database has been initialised on the data disk.
+	s.onDiskRW("mkdir -p volumes/db/data/pgdata && echo 15 > volumes/db/data/pgdata/PG_VERSION")
+
+	v := managedDevValues()
+	refused := s.boot(v, net, ext)
+	if refused.exitCode == 0 || !strings.Contains(refused.out, "RESULT: FAILED in step 'database'") ||
+		!strings.Contains(refused.out, "Cloud SQL database dify is empty, and this data disk still holds the vm tier's database") ||
+		!strings.Contains(refused.out, "sudo dify-restore --yes") {
+		t.Fatalf("an unmigrated switch must stop before Dify starts, naming the migration (exit %d):\n%s", refused.exitCode, refused.out)
+	}
+	if c := s.calls(); strings.Contains(c, "compose up") || strings.Contains(c, "docker rm") {
+		t.Errorf("nothing may start or be removed before the migration:\n%s", c)
+	}
+	// What dify-restore leaves: Dify's schema in Cloud SQL.
+	sql.psql(t, "dify", "SET ROLE dify; CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+	migrated := s.boot(v, net, ext)
+	ok("managed boot after the migration", migrated)
+	calls := s.calls()
+	for _, want := range []string{
+		"docker run --rm -i --network host -v ",
+		"-e PGSSLMODE=require -e PGCONNECT_TIMEOUT=10 postgres:15-alpine psql",
+		"docker rm -f c0ffee-db", "docker rm -f c0ffee-redis", "docker rm -f c0ffee-weaviate",
+		"docker compose up -d --remove-orphans --pull missing --quiet-pull @ " + s.mnt + "/releases/1.8.1/docker",
+	} {
+		if !strings.Contains(calls, want) {
+			t.Errorf("the managed boot should run %q; calls:\n%s", want, calls)
+		}
+	}
+	if i, j := strings.Index(calls, "docker rm -f c0ffee-db"), strings.Index(calls, "compose up -d --remove-orphans"); i < 0 || j < i {
+		t.Errorf("the vm tier's containers go before Dify starts; calls:\n%s", calls)
+	}
+	if got := sql.psql(t, "dify", "SELECT count(*) FROM pg_extension WHERE extname = '"+testVectorExtension+"'"); strings.TrimSpace(got) != "1" {
+		t.Errorf("the vector store's extension is not in Cloud SQL's dify database")
+	}
+	app := appSecrets(t, s.sm)
+	if s.sm.sqlUsers["dify"] != app["MANAGED_DB_PASSWORD"] || app["MANAGED_DB_PASSWORD"] == "" {
+		t.Errorf("the Cloud SQL user's password is not the one in the app secret")
+	}
+	if got := s.onDisk("grep -c 'dify-gcp-vm-tier' releases/1.8.1/docker/docker-compose.override.yaml"); got != "3" {
+		t.Errorf("db, redis and weaviate should be turned off in the override (%s)", got)
+	}
+	backupEnv, _ := os.ReadFile(filepath.Join(s.root, "etc-dify", "backup.env"))
+	for _, want := range []string{"DIFY_DATA_TIER=managed\n", "DIFY_PG_HOST=10.20.0.3\n", "DIFY_PG_USER=dify\n",
+		"DIFY_PG_IMAGE=postgres:15-alpine\n", "DIFY_REDIS_IMAGE=redis:6-alpine\n", "DIFY_FILES_DEST=gs://acme-dify-dev-dify-dev-files\n"} {
+		if !strings.Contains(string(backupEnv), want) {
+			t.Errorf("backup.env lacks %q:\n%s", want, backupEnv)
+		}
+	}
+	for _, r := range []scriptResult{refused, migrated} {
+		for _, v := range append(mapValues(app), fakeRedisAuth, fakeToken) {
+			if strings.Contains(r.out, v) {
+				t.Errorf("a secret value appears in the script's output")
+			}
+		}
+	}
+
+	// An upgrade on the managed tier backs up first, with no database
+	// container to start.
+	up := managedDevValues()
+	up.DifyVersion, up.Images = "1.9.1", testImages("1.9.1")
+	ok("managed upgrade to 1.9.1", s.boot(up, net, ext))
+	if c := s.calls(); strings.Contains(c, "--wait db") || !strings.Contains(c, "systemctl start dify-backup.service") {
+		t.Errorf("a managed upgrade runs the backup and starts no database container:\n%s", c)
+	}
+
+	// A fresh managed stack: no vm-tier database on its disk, an empty Cloud
+	// SQL database, one boot.
+	fresh := newSandbox(t)
+	freshSQL := cloudSQL(t)
+	ok("fresh managed boot", fresh.boot(v, "FAKE_DOCKER_RUN_NETWORK=PGHOST="+freshSQL.sock+" PGPORT="+strconv.Itoa(freshSQL.port), ext))
+	if c := fresh.calls(); strings.Contains(c, "docker rm") || !strings.Contains(c, "compose up -d --remove-orphans") {
+		t.Errorf("a fresh managed stack has nothing to remove and starts Dify:\n%s", c)
 	}
 }
