@@ -1,6 +1,7 @@
 package hostscript
 
 import (
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -302,5 +303,127 @@ func TestManagedBackupFailures(t *testing.T) {
 	res = runScript(t, "dify-backup", append(managedEnv(sql, bucket, volumes, dest), "DIFY_FILES_DEST=files"))
 	if res.exitCode == 0 || !strings.Contains(res.out, "DIFY_FILES_DEST must be gs://BUCKET on the managed tier") {
 		t.Errorf("a files destination that is not gs:// must be refused (exit %d):\n%s", res.exitCode, res.out)
+	}
+}
+
+// redisServer is a throwaway Redis with AUTH on a loopback port: the
+// Memorystore stand-in.
+type redisServer struct {
+	port int
+	cli  string
+}
+
+func startRedis(t *testing.T, auth string) *redisServer {
+	t.Helper()
+	bin := need(t, "redis-server", "/usr/bin/redis-server")
+	cli := need(t, "redis-cli", "/usr/bin/redis-cli")
+	r := &redisServer{port: 20000 + rand.IntN(40000), cli: cli}
+	cmd := exec.Command(bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--requirepass", auth,
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		if out, _ := r.do(auth, "PING"); out == "PONG" {
+			return r
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("redis-server on port %d did not answer", r.port)
+	return nil
+}
+
+func (r *redisServer) do(auth string, args ...string) (string, error) {
+	cmd := exec.Command(r.cli, append([]string{"-p", strconv.Itoa(r.port)}, args...)...)
+	cmd.Env = append(os.Environ(), "REDISCLI_AUTH="+auth)
+	out, err := cmd.Output()
+	return strings.TrimSpace(string(out)), err
+}
+
+// TestManagedRestoreOnTheVM runs dify-restore as the VM does on the managed
+// tier: PostgreSQL's client from the release's image (docker run, which the
+// docker stand-in runs here against the Cloud SQL stand-in), the password
+// from .env in a pgpass file, Memorystore (a real Redis with AUTH) flushed,
+// Dify started, and after a vm-tier backup the vectors rebuilt with Dify's
+// `flask vdb-migrate`, whose failures for a dataset (it exits 0 anyway) fail
+// the restore with the way out. No secret reaches a command line.
+func TestManagedRestoreOnTheVM(t *testing.T) {
+	t.Parallel()
+	_, dest := backedUp(t)
+	sm, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
+	h := managedFixture(t, "1.8.1")
+	if res := runStartupFunctions(t, h, srv, setupBody); res.exitCode != 0 {
+		t.Fatalf("setup failed:\n%s", res.out)
+	}
+	redis := startRedis(t, fakeRedisAuth)
+	// Memorystore's private address is this test's Redis.
+	envPath := filepath.Join(h.docker, ".env")
+	raw, _ := os.ReadFile(envPath)
+	raw = []byte(strings.Replace(strings.Replace(string(raw), "\nREDIS_HOST=10.20.1.4\n", "\nREDIS_HOST=127.0.0.1\n", 1),
+		"\nREDIS_PORT=6379\n", "\nREDIS_PORT="+strconv.Itoa(redis.port)+"\n", 1))
+	os.WriteFile(envPath, raw, 0o600)
+	sql := cloudSQL(t)
+	bucket := newFilesBucket(t)
+	output := filepath.Join(t.TempDir(), "vdb-migrate")
+	env := []string{
+		"BACKUP_DEST=" + dest, "DIFY_DIR=" + h.docker, "DIFY_VOLUMES=" + filepath.Join(h.dataMnt, "volumes"),
+		"DIFY_STACK=dev", "DIFY_DATA_TIER=managed", "DIFY_PG_HOST=10.20.0.3", "DIFY_PG_USER=dify",
+		"DIFY_PG_IMAGE=postgres:15-alpine", "DIFY_REDIS_IMAGE=redis:6-alpine", "DIFY_FILES_DEST=gs://files",
+		"DIFY_VECTOR_EXTENSION=" + testVectorExtension, "DIFY_HEALTH_URL=" + srv.URL + "/console/api/ping",
+		"DIFY_PG_WAIT_SECONDS=5",
+		"PATH=" + h.stubs + ":" + bucket.bin + ":" + os.Getenv("PATH"), "FAKE_GCS_ROOT=" + bucket.root,
+		"STUB_LOG=" + filepath.Join(h.root, "calls"), "FAKE_DOCKER_STATE=" + h.state, "FAKE_COMPOSECONFIG=" + composeConfigBin(t),
+		"FAKE_DOCKER_RUN_NETWORK=PGHOST=" + sql.sock + " PGPORT=" + strconv.Itoa(sql.port),
+		"FAKE_VDB_MIGRATE_OUTPUT=" + output,
+	}
+	app := appSecrets(t, sm)
+	for _, tc := range []struct {
+		name, output, want string
+		ok                 bool
+	}{
+		{"vectors rebuilt", "Starting vector database migration.\nProcessing the 1 dataset 5b1c. 0 created, 0 skipped.\n" +
+			"Successfully migrated dataset 5b1c.\nMigration complete. Created 1 dataset indexes. Skipped 0 datasets.\n" +
+			"Starting annotation data migration.\nMigration complete. Created 0 app annotation indexes. Skipped 0 apps.\n",
+			"vector indexes rebuilt: Migration complete. Created 1 dataset indexes. Skipped 0 datasets.", true},
+		{"a dataset not rebuilt", "Starting vector database migration.\nProcessing the 1 dataset 5b1c. 0 created, 0 skipped.\n" +
+			"Error creating dataset index: ValueError Embedding model not found\n" +
+			"Migration complete. Created 0 dataset indexes. Skipped 0 datasets.\n",
+			"1 vector indexes could not be rebuilt", false},
+	} {
+		os.WriteFile(output, []byte(tc.output), 0o644)
+		if _, err := redis.do(fakeRedisAuth, "SET", "vector_indexing_stale", "1"); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(filepath.Join(h.root, "calls"))
+		res := runScript(t, "dify-restore", env, "--yes", "latest")
+		if (res.exitCode == 0) != tc.ok || !strings.Contains(res.out, tc.want) {
+			t.Fatalf("%s: want exit ok=%v and %q (exit %d):\n%s", tc.name, tc.ok, tc.want, res.exitCode, res.out)
+		}
+		if got, _ := redis.do(fakeRedisAuth, "EXISTS", "vector_indexing_stale"); got != "0" {
+			t.Errorf("%s: Memorystore was not flushed (EXISTS %s)", tc.name, got)
+		}
+		calls, _ := os.ReadFile(filepath.Join(h.root, "calls"))
+		c := string(calls)
+		for _, want := range []string{
+			"docker run --rm -i --network host -v ", "-e PGHOST=10.20.0.3 -e PGPORT=5432 -e PGSSLMODE=require postgres:15-alpine pg_restore",
+			"docker run --rm --network host -e REDISCLI_AUTH redis:6-alpine redis-cli -h 127.0.0.1",
+			"docker compose up -d @ ", "docker compose exec -T api flask vdb-migrate --scope all @ ",
+		} {
+			if !strings.Contains(c, want) {
+				t.Errorf("%s: the restore should run %q; calls:\n%s", tc.name, want, c)
+			}
+		}
+		if i, j := strings.Index(c, "compose up -d @"), strings.Index(c, "flask vdb-migrate"); i < 0 || j < i {
+			t.Errorf("%s: vectors are rebuilt once Dify is up; calls:\n%s", tc.name, c)
+		}
+		for _, v := range append(mapValues(app), fakeRedisAuth) {
+			if strings.Contains(c, v) || strings.Contains(res.out, v) {
+				t.Errorf("%s: a secret value reached a command line or the output", tc.name)
+			}
+		}
+	}
+	if got := sql.psql(t, "dify", "SELECT count(*) FROM messages"); strings.TrimSpace(got) != "2000" {
+		t.Errorf("the restore through docker run did not restore the messages: %s", got)
 	}
 }

@@ -436,7 +436,7 @@ verify_compose() {
 	) || die "docker compose config failed in $dir"
 	check_compose "$json" "$RUN_DIR/secret-defaults"
 	rm -f "$json" "$RUN_DIR/secret-defaults"
-	info "compose configuration checked: images pinned, only nginx on $DIFY_PORT and loopback ports published, no default secret, coupled settings equal, only api migrates, size limits within ${UPLOAD_LIMIT_MIB} MiB"
+	info "compose configuration checked: images pinned, only nginx on $DIFY_PORT and loopback ports published, no default secret, coupled settings equal, only api migrates, size limits within ${UPLOAD_LIMIT_MIB} MiB${DB_HOST:+; managed tier: no db, redis or weaviate, Cloud SQL over TLS, Memorystore, pgvector, the files bucket without a key}"
 }
 
 # pg_service DIR: Dify 1.8 names the database service db, later versions
