@@ -126,35 +126,7 @@ RESULT=checked`)
 				t.Errorf("published ports %q, want %q", published, w)
 			}
 
-			defaults := upstreamDefaults(t, version)
-			for name, s := range p.Services {
-				for k, v := range s.Environment {
-					if v == nil {
-						continue
-					}
-					if keys, ok := defaults[*v]; ok && passwordLike.MatchString(k) {
-						t.Errorf("%s %s holds the published default of %v", name, k, keys)
-					}
-					for d := range defaults {
-						if len(d) >= 12 && strings.Contains(*v, d) {
-							t.Errorf("%s %s contains a published default", name, k)
-						}
-					}
-				}
-				cmd := strings.Join(append(s.Command, s.Entrypoint...), " ")
-				for d := range defaults {
-					if len(d) >= 8 && strings.Contains(cmd, d) {
-						t.Errorf("%s's command contains a published default", name)
-					}
-				}
-			}
-			// "dify-sandbox", the sandbox's default key, is also its image's name.
-			raw := strings.ReplaceAll(string(p.raw), `"langgenius/dify-sandbox:`, `"`)
-			for _, d := range publishedDefaults {
-				if strings.Contains(raw, d) {
-					t.Errorf("the resolved configuration contains the published default %q", d)
-				}
-			}
+			checkNoPublishedDefault(t, p, version)
 
 			api, redis := p.Services["api"], p.Services["redis"]
 			for _, c := range []struct{ a, ak, b, bk string }{
@@ -222,27 +194,8 @@ func indexOf(list []string, s string) int {
 // resolved configuration, and on variants of it that must be refused.
 func TestCheckComposeRefusesUnsafeConfigurations(t *testing.T) {
 	t.Parallel()
-	_, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
-	h := newHostFixture(t)
-	if res := runStartupFunctions(t, h, srv, setupBody); res.exitCode != 0 {
-		t.Fatalf("setup failed:\n%s", res.out)
-	}
-	base := resolve(t, h.docker).raw
-	defaults := filepath.Join(h.root, "secret-defaults")
-	if res := runStartupFunctions(t, h, srv, `secret_defaults "$RELEASES/1.8.1/docker" >`+shellQuote(defaults)); res.exitCode != 0 {
-		t.Fatalf("secret_defaults failed:\n%s", res.out)
-	}
-	env := func(c map[string]any, s string) map[string]any {
-		return c["services"].(map[string]any)[s].(map[string]any)["environment"].(map[string]any)
-	}
-	svc := func(c map[string]any, s string) map[string]any {
-		return c["services"].(map[string]any)[s].(map[string]any)
-	}
-	cases := []struct {
-		name   string
-		change func(c map[string]any)
-		want   string // "" means accepted
-	}{
+	env, svc := composeEnv, composeSvc
+	checkComposeVariants(t, newHostFixture(t), []composeVariant{
 		{name: "as written", change: func(map[string]any) {}},
 		{name: "443 published", want: "nginx publishes 443", change: func(c map[string]any) {
 			s := svc(c, "nginx")
@@ -297,7 +250,42 @@ func TestCheckComposeRefusesUnsafeConfigurations(t *testing.T) {
 		{name: "nginx body limit of its own", want: "nginx NGINX_CLIENT_MAX_BODY_SIZE", change: func(c map[string]any) {
 			env(c, "nginx")["NGINX_CLIENT_MAX_BODY_SIZE"] = "100M"
 		}},
+	})
+}
+
+// composeVariant is a change to the resolved configuration and the refusal
+// it must meet ("" for none).
+type composeVariant struct {
+	name   string
+	want   string
+	change func(c map[string]any)
+}
+
+func composeSvc(c map[string]any, s string) map[string]any {
+	return c["services"].(map[string]any)[s].(map[string]any)
+}
+
+func composeEnv(c map[string]any, s string) map[string]any {
+	return composeSvc(c, s)["environment"].(map[string]any)
+}
+
+// checkComposeVariants writes .env and the override into h's release, then
+// runs the VM's check_compose on the configuration compose-go resolves from
+// it, changed by each variant: accepted as written, each unsafe change refused
+// with its message, which never repeats a secret (publishedDefaults, the
+// variants' own, and secrets).
+func checkComposeVariants(t *testing.T, h hostFixture, cases []composeVariant, secrets ...string) {
+	t.Helper()
+	_, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
+	if res := runStartupFunctions(t, h, srv, setupBody); res.exitCode != 0 {
+		t.Fatalf("setup failed:\n%s", res.out)
 	}
+	base := resolve(t, h.docker).raw
+	defaults := filepath.Join(h.root, "secret-defaults")
+	if res := runStartupFunctions(t, h, srv, `secret_defaults "$RELEASES/$DIFY_VERSION/docker" >`+shellQuote(defaults)); res.exitCode != 0 {
+		t.Fatalf("secret_defaults failed:\n%s", res.out)
+	}
+	secrets = append(append(secrets, publishedDefaults...), "AnotherGeneratedValue0123456789")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var c map[string]any
@@ -322,7 +310,7 @@ RESULT=accepted`)
 			case tc.want != "" && !strings.Contains(res.out, tc.want):
 				t.Errorf("refusal should name %q:\n%s", tc.want, res.out)
 			}
-			for _, d := range append(publishedDefaults, "AnotherGeneratedValue0123456789") {
+			for _, d := range secrets {
 				if strings.Contains(res.out, d) {
 					t.Errorf("the message repeats a secret value %q:\n%s", d, res.out)
 				}
@@ -439,6 +427,42 @@ func TestOtherVectorStoreRefused(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(h.docker, ".env")); !os.IsNotExist(err) {
 			t.Errorf("%s: .env written despite the refusal", line)
+		}
+	}
+}
+
+// checkNoPublishedDefault: no password-like setting of any service holds a
+// published default of Dify version's files, no setting or command contains
+// a long one, and the resolved configuration names none this project knows.
+func checkNoPublishedDefault(t *testing.T, p composeProject, version string) {
+	t.Helper()
+	defaults := upstreamDefaults(t, version)
+	for name, s := range p.Services {
+		for k, v := range s.Environment {
+			if v == nil {
+				continue
+			}
+			if keys, ok := defaults[*v]; ok && passwordLike.MatchString(k) {
+				t.Errorf("%s %s holds the published default of %v", name, k, keys)
+			}
+			for d := range defaults {
+				if len(d) >= 12 && strings.Contains(*v, d) {
+					t.Errorf("%s %s contains a published default", name, k)
+				}
+			}
+		}
+		cmd := strings.Join(append(s.Command, s.Entrypoint...), " ")
+		for d := range defaults {
+			if len(d) >= 8 && strings.Contains(cmd, d) {
+				t.Errorf("%s's command contains a published default", name)
+			}
+		}
+	}
+	// "dify-sandbox", the sandbox's default key, is also its image's name.
+	raw := strings.ReplaceAll(string(p.raw), `"langgenius/dify-sandbox:`, `"`)
+	for _, d := range publishedDefaults {
+		if strings.Contains(raw, d) {
+			t.Errorf("the resolved configuration contains the published default %q", d)
 		}
 	}
 }

@@ -141,17 +141,7 @@ RESULT=checked`
 			if api := p.Services["api"]; api.env("MIGRATION_ENABLED") != "true" || p.Services["worker"].env("MIGRATION_ENABLED") != "false" {
 				t.Errorf("only api migrates, on the managed tier too")
 			}
-			defaults := upstreamDefaults(t, version)
-			for name, s := range p.Services {
-				for k, v := range s.Environment {
-					if v == nil {
-						continue
-					}
-					if keys, ok := defaults[*v]; ok && passwordLike.MatchString(k) {
-						t.Errorf("%s %s holds the published default of %v", name, k, keys)
-					}
-				}
-			}
+			checkNoPublishedDefault(t, p, version)
 			secrets := []string{fakeToken, fakeRedisAuth, string(sm.latest("dify-dev-admin-password"))}
 			for _, v := range app {
 				secrets = append(secrets, v)
@@ -269,25 +259,12 @@ write_env "$RELEASES/$DIFY_VERSION/docker"`
 // default secrets the vm tier refuses too.
 func TestCheckComposeRefusesUnsafeManagedConfigurations(t *testing.T) {
 	t.Parallel()
-	_, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
-	h := managedFixture(t, "1.8.1")
-	if res := runStartupFunctions(t, h, srv, setupBody); res.exitCode != 0 {
-		t.Fatalf("setup failed:\n%s", res.out)
+	env := composeEnv
+	// setEnv sets one setting of one service.
+	setEnv := func(s, k, v string) func(map[string]any) {
+		return func(c map[string]any) { env(c, s)[k] = v }
 	}
-	base := resolve(t, h.docker).raw
-	defaults := filepath.Join(h.root, "secret-defaults")
-	if res := runStartupFunctions(t, h, srv, `secret_defaults "$RELEASES/1.8.1/docker" >`+shellQuote(defaults)); res.exitCode != 0 {
-		t.Fatalf("secret_defaults failed:\n%s", res.out)
-	}
-	svc := func(c map[string]any, s string) map[string]any {
-		return c["services"].(map[string]any)[s].(map[string]any)
-	}
-	env := func(c map[string]any, s string) map[string]any { return svc(c, s)["environment"].(map[string]any) }
-	cases := []struct {
-		name   string
-		change func(c map[string]any)
-		want   string
-	}{
+	checkComposeVariants(t, managedFixture(t, "1.8.1"), []composeVariant{
 		{name: "as written", change: func(map[string]any) {}},
 		{name: "the database container back", want: "db, redis and weaviate, but these would run: db", change: func(c map[string]any) {
 			c["services"].(map[string]any)["db"] = map[string]any{"image": "postgres:15-alpine"}
@@ -298,73 +275,23 @@ func TestCheckComposeRefusesUnsafeManagedConfigurations(t *testing.T) {
 		{name: "api without TLS to Cloud SQL", want: "api DB_EXTRAS should be sslmode=require", change: func(c map[string]any) {
 			delete(env(c, "api"), "DB_EXTRAS")
 		}},
-		{name: "pgvector pool without TLS", want: "worker PGSSLMODE should be require", change: func(c map[string]any) {
-			env(c, "worker")["PGSSLMODE"] = "prefer"
-		}},
-		{name: "plugin daemon without TLS", want: "plugin_daemon DB_SSL_MODE should be require", change: func(c map[string]any) {
-			env(c, "plugin_daemon")["DB_SSL_MODE"] = "disable"
-		}},
-		{name: "a service account key for the files", want: "api GOOGLE_STORAGE_SERVICE_ACCOUNT_JSON_BASE64 should be empty", change: func(c map[string]any) {
-			env(c, "api")["GOOGLE_STORAGE_SERVICE_ACCOUNT_JSON_BASE64"] = "eyJ0eXBlIjoic2VydmljZV9hY2NvdW50In0="
-		}},
-		{name: "files on the data disk", want: "worker STORAGE_TYPE should be google-storage", change: func(c map[string]any) {
-			env(c, "worker")["STORAGE_TYPE"] = "opendal"
-		}},
-		{name: "another database host", want: "plugin_daemon DB_HOST should be 10.20.0.3", change: func(c map[string]any) {
-			env(c, "plugin_daemon")["DB_HOST"] = "db"
-		}},
-		{name: "weaviate as the vector store", want: "worker_beat VECTOR_STORE should be pgvector", change: func(c map[string]any) {
-			env(c, "worker_beat")["VECTOR_STORE"] = "weaviate"
-		}},
-		{name: "plugin storage in a bucket", want: "plugin_daemon PLUGIN_STORAGE_TYPE should be local", change: func(c map[string]any) {
-			env(c, "plugin_daemon")["PLUGIN_STORAGE_TYPE"] = "gcs"
-		}},
-		{name: "Redis with TLS", want: "api REDIS_USE_SSL should be false", change: func(c map[string]any) {
-			env(c, "api")["REDIS_USE_SSL"] = "true"
-		}},
+		{name: "pgvector pool without TLS", want: "worker PGSSLMODE should be require", change: setEnv("worker", "PGSSLMODE", "prefer")},
+		{name: "plugin daemon without TLS", want: "plugin_daemon DB_SSL_MODE should be require", change: setEnv("plugin_daemon", "DB_SSL_MODE", "disable")},
+		{name: "a service account key for the files", want: "api GOOGLE_STORAGE_SERVICE_ACCOUNT_JSON_BASE64 should be empty", change: setEnv("api", "GOOGLE_STORAGE_SERVICE_ACCOUNT_JSON_BASE64", "eyJ0eXBlIjoic2VydmljZV9hY2NvdW50In0=")},
+		{name: "files on the data disk", want: "worker STORAGE_TYPE should be google-storage", change: setEnv("worker", "STORAGE_TYPE", "opendal")},
+		{name: "another database host", want: "plugin_daemon DB_HOST should be 10.20.0.3", change: setEnv("plugin_daemon", "DB_HOST", "db")},
+		{name: "weaviate as the vector store", want: "worker_beat VECTOR_STORE should be pgvector", change: setEnv("worker_beat", "VECTOR_STORE", "weaviate")},
+		{name: "plugin storage in a bucket", want: "plugin_daemon PLUGIN_STORAGE_TYPE should be local", change: setEnv("plugin_daemon", "PLUGIN_STORAGE_TYPE", "gcs")},
+		{name: "Redis with TLS", want: "api REDIS_USE_SSL should be false", change: setEnv("api", "REDIS_USE_SSL", "true")},
 		{name: "broker on the vm tier's redis", want: "api CELERY_BROKER_URL and REDIS_PASSWORD", change: func(c map[string]any) {
 			for _, s := range []string{"api", "worker", "worker_beat"} {
 				env(c, s)["CELERY_BROKER_URL"] = "redis://:" + fakeRedisAuth + "@redis:6379/1"
 			}
 		}},
-		{name: "vector store password differs", want: "api DB_PASSWORD and worker PGVECTOR_PASSWORD", change: func(c map[string]any) {
-			env(c, "worker")["PGVECTOR_PASSWORD"] = "AnotherGeneratedValue0123456789"
-		}},
-		{name: "plugin daemon on the published Redis default", want: "api REDIS_PASSWORD and plugin_daemon REDIS_PASSWORD", change: func(c map[string]any) {
-			env(c, "plugin_daemon")["REDIS_PASSWORD"] = "AnotherGeneratedValue0123456789"
-		}},
-		{name: "published default secret", want: "a published default secret reaches api PGVECTOR_PASSWORD", change: func(c map[string]any) {
-			env(c, "api")["PGVECTOR_PASSWORD"] = "difyai123456"
-		}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var c map[string]any
-			if err := json.Unmarshal(base, &c); err != nil {
-				t.Fatal(err)
-			}
-			tc.change(c)
-			js, _ := json.Marshal(c)
-			in := filepath.Join(t.TempDir(), "config.json")
-			os.WriteFile(in, js, 0o600)
-			res := runStartupFunctions(t, h, srv, `mkdir -p "$RUN_DIR"
-check_compose `+shellQuote(in)+` `+shellQuote(defaults)+`
-RESULT=accepted`)
-			switch {
-			case tc.want == "" && res.exitCode != 0:
-				t.Fatalf("refused the managed tier's own configuration:\n%s", res.out)
-			case tc.want != "" && res.exitCode == 0:
-				t.Fatalf("accepted it:\n%s", res.out)
-			case tc.want != "" && !strings.Contains(res.out, tc.want):
-				t.Errorf("refusal should name %q:\n%s", tc.want, res.out)
-			}
-			for _, d := range append(publishedDefaults, "AnotherGeneratedValue0123456789", fakeRedisAuth) {
-				if strings.Contains(res.out, d) {
-					t.Errorf("the message repeats a secret value %q:\n%s", d, res.out)
-				}
-			}
-		})
-	}
+		{name: "vector store password differs", want: "api DB_PASSWORD and worker PGVECTOR_PASSWORD", change: setEnv("worker", "PGVECTOR_PASSWORD", "AnotherGeneratedValue0123456789")},
+		{name: "plugin daemon on the published Redis default", want: "api REDIS_PASSWORD and plugin_daemon REDIS_PASSWORD", change: setEnv("plugin_daemon", "REDIS_PASSWORD", "AnotherGeneratedValue0123456789")},
+		{name: "published default secret", want: "a published default secret reaches api PGVECTOR_PASSWORD", change: setEnv("api", "PGVECTOR_PASSWORD", "difyai123456")},
+	}, fakeRedisAuth)
 }
 
 // TestManagedTierRefusesOtherStores: on the managed tier env.local may not
