@@ -187,8 +187,8 @@ func TestMigrateVMToManaged(t *testing.T) {
 		if want, got := vm.portableDump(t, db), sql.portableDump(t, db); want != got {
 			t.Errorf("database %s differs after the migration (portable dumps: %d vs %d bytes)", db, len(want), len(got))
 		}
-		if owner := sql.psql(t, "postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '"+db+"'"); strings.TrimSpace(owner) != "dify" {
-			t.Errorf("database %s belongs to %q, want the Cloud SQL user dify", db, owner)
+		if owner := sql.psql(t, "postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '"+db+"'"); strings.TrimSpace(owner) != "cloudsqlsuperuser" {
+			t.Errorf("database %s belongs to %q: Pulumi's database should stay as it was", db, owner)
 		}
 	}
 	q := "SELECT count(*), md5(string_agg(m::text, '|' ORDER BY id)), (SELECT last_value FROM messages_id_seq) FROM messages m"
