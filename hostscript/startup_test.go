@@ -545,6 +545,9 @@ func redact(s string, app map[string]string, admin string) string {
 	for k, v := range app {
 		s = strings.ReplaceAll(s, v, "<"+k+">")
 	}
+	if admin == "" {
+		return s
+	}
 	return strings.ReplaceAll(s, admin, "<INIT_PASSWORD>")
 }
 
