@@ -213,7 +213,7 @@ func managedLines(cfg *config.Config, add func(item, qty string, usd float64, no
 	} else if err == nil {
 		cpu, mem := p["sql/vcpu"], p["sql/memory"]
 		gib := float64(tier.MemoryMiB) / 1024
-		add(fmt.Sprintf("Cloud SQL %s (%d vCPU, %.2g GiB)", tier.Name, tier.VCPUs, gib), fmt.Sprintf("%d h", HoursPerMonth),
+		add("Cloud SQL "+tier.Name, fmt.Sprintf("%d vCPU, %.3g GiB, %d h", tier.VCPUs, gib, HoursPerMonth),
 			ha*HoursPerMonth*(float64(tier.VCPUs)*cpu.USD+gib*mem.USD), avail+"; "+checkNote(cpu))
 	}
 	ssd := p["sql/ssd"]
@@ -351,6 +351,9 @@ func managedWarnings(cfg *config.Config) []string {
 	}
 	if cfg.Managed.RedisTier == datatier.RedisBasic {
 		w = append(w, "the managed tier: Memorystore is BASIC, one node; maintenance or a zone failure empties Dify's queue")
+	}
+	if cfg.VMStartCron != "" {
+		w = append(w, "the managed tier: the VM schedule stops the VM only; Cloud SQL and Memorystore run, and bill, around the clock")
 	}
 	if tier, err := datatier.ParseSQLTier(cfg.Managed.DatabaseTier); err == nil && tier.Shared {
 		w = append(w, fmt.Sprintf("the managed tier: %s is shared-core, without an SLA, and allows %d connections; Dify's api, worker and plugin daemon pool up to about 160", tier.Name, datatier.MaxConnections(tier.MemoryMiB)))
