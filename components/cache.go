@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/dify-gcp/dify-gcp/datatier"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/redis"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -77,14 +76,9 @@ func NewCache(ctx *pulumi.Context, name string, args *CacheArgs, opts ...pulumi.
 	if err != nil {
 		return nil, fmt.Errorf("cache: instance: %w", err)
 	}
-	role, err := projects.NewIAMCustomRole(ctx, name+"-cache-client", &projects.IAMCustomRoleArgs{
-		Project:     pulumi.String(args.Project),
-		RoleId:      pulumi.String(datatier.RoleIDSegment(name) + "_cache_client"),
-		Title:       pulumi.String("Dify VM: Memorystore client (" + name + ")"),
-		Description: pulumi.String("Reads the Memorystore AUTH string: what the Dify VM's startup script calls, nothing more"),
-		Permissions: pulumi.ToStringArray(datatier.CacheClientPermissions()),
-		Stage:       pulumi.String("GA"),
-	}, child...)
+	role, err := customRole(ctx, args.Project, name, "cache-client", "Dify VM: Memorystore client",
+		"Reads the Memorystore AUTH string: what the Dify VM's startup script calls, nothing more",
+		datatier.CacheClientPermissions(), child)
 	if err != nil {
 		return nil, fmt.Errorf("cache: client role: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/dify-gcp/dify-gcp/datatier"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/sql"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -128,14 +127,9 @@ func NewDatabase(ctx *pulumi.Context, name string, args *DatabaseArgs, opts ...p
 			return nil, fmt.Errorf("database: %s: %w", db, err)
 		}
 	}
-	role, err := projects.NewIAMCustomRole(ctx, name+"-db-client", &projects.IAMCustomRoleArgs{
-		Project:     pulumi.String(args.Project),
-		RoleId:      pulumi.String(datatier.RoleIDSegment(name) + "_db_client"),
-		Title:       pulumi.String("Dify VM: Cloud SQL client (" + name + ")"),
-		Description: pulumi.String("Sets the postgres user's password and reads the instance: what the Dify VM's startup script calls, nothing more"),
-		Permissions: pulumi.ToStringArray(datatier.DatabaseClientPermissions()),
-		Stage:       pulumi.String("GA"),
-	}, child...)
+	role, err := customRole(ctx, args.Project, name, "db-client", "Dify VM: Cloud SQL client",
+		"Sets the postgres user's password and reads the instance: what the Dify VM's startup script calls, nothing more",
+		datatier.DatabaseClientPermissions(), child)
 	if err != nil {
 		return nil, fmt.Errorf("database: client role: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/dify-gcp/dify-gcp/datatier"
 	"github.com/dify-gcp/dify-gcp/topology"
-	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/storage"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -68,14 +67,9 @@ func NewFiles(ctx *pulumi.Context, name string, args *FilesArgs, opts ...pulumi.
 	if err != nil {
 		return nil, fmt.Errorf("files: bucket: %w", err)
 	}
-	role, err := projects.NewIAMCustomRole(ctx, name+"-files-user", &projects.IAMCustomRoleArgs{
-		Project:     pulumi.String(args.Project),
-		RoleId:      pulumi.String(datatier.RoleIDSegment(name) + "_files_user"),
-		Title:       pulumi.String("Dify VM: files bucket user (" + name + ")"),
-		Description: pulumi.String("What Dify's google-storage backend calls (get_bucket, then one object), and listing for backups: granted on the files bucket only"),
-		Permissions: pulumi.ToStringArray(datatier.FilesPermissions()),
-		Stage:       pulumi.String("GA"),
-	}, child...)
+	role, err := customRole(ctx, args.Project, name, "files-user", "Dify VM: files bucket user",
+		"What Dify's google-storage backend calls (get_bucket, then one object), and listing for backups: granted on the files bucket only",
+		datatier.FilesPermissions(), child)
 	if err != nil {
 		return nil, fmt.Errorf("files: role: %w", err)
 	}
