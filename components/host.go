@@ -6,9 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/dify-gcp/dify-gcp/topology"
-
 	"github.com/dify-gcp/dify-gcp/hostscript"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/compute"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/secretmanager"
@@ -225,7 +224,7 @@ func NewHost(ctx *pulumi.Context, name string, args *HostArgs, opts ...pulumi.Re
 	// On the managed tier the VM reaches Cloud SQL and Memorystore's APIs
 	// with its own identity, through custom roles of exactly what it calls.
 	vmDeps := secretGrants
-	managed := pulumi.All(pulumi.String(""), pulumi.String(""), pulumi.String(""), pulumi.Int(0), pulumi.String(""))
+	managed := pulumi.All() // the endpoints, resolved; nothing on the vm tier
 	if m := args.Managed; m != nil {
 		for _, suffix := range slices.Sorted(maps.Keys(m.ClientRoles)) {
 			grant, err := projects.NewIAMMember(ctx, name+"-vm-"+suffix, &projects.IAMMemberArgs{

@@ -53,7 +53,9 @@ func PreviousDataTier(ctx *pulumi.Context) (string, error) {
 	}
 	out, err := ref.GetOutputDetails(outputs.DataTier)
 	if err != nil {
-		return "", fmt.Errorf("stack: reading the last deployment's %s output: %w", outputs.DataTier, err)
+		// A self-managed backend of the legacy layout (before Pulumi 3.61)
+		// knows no ORGANIZATION/PROJECT/STACK names.
+		return "", fmt.Errorf("stack: reading the last deployment's %s output through %s: %w (on a self-managed backend created before Pulumi 3.61, run pulumi state upgrade)", outputs.DataTier, self, err)
 	}
 	tier, _ := out.Value.(string)
 	return tier, nil
