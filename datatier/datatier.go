@@ -203,9 +203,12 @@ func CacheClientPermissions() []string { return []string{"redis.instances.getAut
 // and no more: every call starts with client.get_bucket (buckets.get), then
 // uploads, reads or deletes one object (api/extensions/storage/google_cloud_storage.py:
 // save, load_once, load_stream, download, exists, delete); the backup and
-// the migration list the bucket. roles/storage.objectUser lacks
-// storage.buckets.get, and objectAdmin with legacyBucketReader grants much
-// more, so the bucket gets a custom role of exactly these
+// the migration list the bucket. The permission per call is Cloud Storage's
+// (https://cloud.google.com/storage/docs/access-control/iam-json: buckets.get
+// needs storage.buckets.get; an upload that overwrites needs
+// storage.objects.delete too). roles/storage.objectUser lacks
+// storage.buckets.get, and objectAdmin with legacyBucketReader grants more, so
+// the bucket gets a custom role of exactly these
 // (https://cloud.google.com/storage/docs/access-control/iam-roles).
 func FilesPermissions() []string {
 	return []string{"storage.buckets.get", "storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list"}
