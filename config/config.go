@@ -111,6 +111,11 @@ type Config struct {
 	VMStartCron        string
 	VMStopCron         string
 	VMScheduleTimeZone string
+
+	// DataTier is datatier.VM or datatier.Managed; Managed configures the
+	// managed tier (config/datatier.go).
+	DataTier string
+	Managed  ManagedSettings
 }
 
 // BackupAlertAfter is how long without a successful backup before the alert
@@ -209,6 +214,7 @@ func Load(stack string, get Getter, opts ...Option) (*Config, error) {
 		VMStopCron:               r.str(ns("vmStopCron")),
 		VMScheduleTimeZone:       r.str(ns("vmScheduleTimeZone")),
 	}
+	c.DataTier, c.Managed = r.readDataTier()
 	// Type errors come first; values that failed to parse are not judged again.
 	problems := r.problems
 	problems = append(problems, validate(c, r.bad)...)

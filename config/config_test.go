@@ -43,6 +43,8 @@ func TestDefaults(t *testing.T) {
 		VMSubnetCIDR: "10.10.0.0/24", RunSubnetCIDR: "10.10.1.0/26",
 		Monitoring: true, AlertEmails: []string{"oncall@example.com"}, VMScheduleTimeZone: "UTC",
 		WAFMode: WAFPreview, AllowedSourceRanges: []string{}, RateLimitPerMinute: 1200, SignInRateLimitPerMinute: 10,
+		DataTier: "vm", Managed: ManagedSettings{DatabaseTier: "db-custom-2-7680", DatabaseDiskGiB: 20, DatabaseBackups: 7,
+			DatabaseLogRetentionDays: 7, RedisTier: "BASIC", RedisMemoryGB: 1, ServiceRangeCIDR: "10.20.0.0/20"},
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("loaded\n%+v\nwant\n%+v", *c, want)

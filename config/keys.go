@@ -29,7 +29,10 @@ type Key struct {
 }
 
 // Keys returns every key the program reads, in the order Pulumi.yaml lists them.
-func Keys() []Key {
+func Keys() []Key { return append(baseKeys(), dataTierKeys()...) }
+
+// baseKeys are the keys of everything but the data tier (config/datatier.go).
+func baseKeys() []Key {
 	return []Key{
 		{Name: "gcp:project", Type: "string", Provider: true,
 			Description: "Google Cloud project that holds the whole deployment."},

@@ -71,6 +71,7 @@ func validate(c *Config, skip map[string]bool) Problems {
 	r.network()
 	r.monitoring()
 	r.schedule()
+	r.dataTier()
 	return r.problems
 }
 

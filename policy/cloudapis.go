@@ -85,6 +85,12 @@ func ServiceAPIs() map[string]string {
 		typeAlertPolicy: monitor,
 		typeChannel:     monitor,
 		typeUptimeCheck: monitor,
+		// The managed data tier.
+		typeConnection:  "servicenetworking.googleapis.com",
+		typeSQLInstance: "sqladmin.googleapis.com",
+		typeSQLDatabase: "sqladmin.googleapis.com",
+		typeRedis:       "redis.googleapis.com",
+		typeCustomRole:  iam,
 	}
 }
 
