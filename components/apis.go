@@ -27,6 +27,13 @@ func RequiredAPIs() []string {
 	}
 }
 
+// ManagedTierAPIs are the services the managed data tier adds, enabled only
+// on stacks that run it: Cloud SQL's Admin API, Service Networking (private
+// services access) and Memorystore for Redis.
+func ManagedTierAPIs() []string {
+	return []string{"sqladmin.googleapis.com", "servicenetworking.googleapis.com", "redis.googleapis.com"}
+}
+
 // APIsArgs names the services to enable.
 type APIsArgs struct {
 	Project  string
@@ -94,5 +101,19 @@ func DeployerRoles() []string {
 		// balancer and Cloud Armor are Compute Engine's (compute.admin).
 		"roles/iap.admin",
 		"roles/dns.admin",
+	}
+}
+
+// ManagedTierDeployerRoles are the roles the deployer also needs on a stack
+// with dify-gcp:dataTier managed: Cloud SQL, Memorystore, private services
+// access (the peering), and the custom roles the VM is granted. A vm-tier
+// deployer does without them. docs/managed.md, deploy.md and ci.md list them;
+// a test keeps the three in step with this list.
+func ManagedTierDeployerRoles() []string {
+	return []string{
+		"roles/cloudsql.admin",
+		"roles/redis.admin",
+		"roles/servicenetworking.networksAdmin",
+		"roles/iam.roleAdmin",
 	}
 }

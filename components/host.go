@@ -2,10 +2,12 @@ package components
 
 import (
 	"fmt"
-	"github.com/dify-gcp/dify-gcp/topology"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/dify-gcp/dify-gcp/hostscript"
+	"github.com/dify-gcp/dify-gcp/topology"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/compute"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v7/go/gcp/secretmanager"
@@ -46,6 +48,27 @@ type HostArgs struct {
 	// the origin that served it: what a private stack needs, whose users reach
 	// it through `gcloud run services proxy` at http://localhost:8080.
 	SameOrigin bool
+
+	// Managed, on the managed data tier, is where the databases and Redis
+	// live; Script.DataTier must then be hostscript.TierManaged and
+	// Script.Managed.FilesBucket set. Nil on the vm tier.
+	Managed *HostManaged
+}
+
+// HostManaged is what the VM needs of the managed data tier: the endpoints
+// the startup script is rendered with, and the custom roles it needs to
+// reach them, which the host grants to its service account before the VM
+// starts (so its first boot may set the database password and read the AUTH
+// string).
+type HostManaged struct {
+	DBHost        pulumi.StringInput // Cloud SQL's private IP
+	DBInstance    pulumi.StringInput // the instance's name
+	RedisHost     pulumi.StringInput
+	RedisPort     pulumi.IntInput
+	RedisInstance pulumi.StringInput // projects/P/locations/R/instances/N
+	// ClientRoles are custom roles (projects/P/roles/ID) granted on the
+	// project: Cloud SQL and Memorystore have no per-instance IAM policy.
+	ClientRoles map[string]pulumi.StringInput
 }
 
 // SnapshotStartTime is when the daily snapshot of the data disk starts, in UTC
@@ -199,12 +222,34 @@ func NewHost(ctx *pulumi.Context, name string, args *HostArgs, opts ...pulumi.Re
 		return nil, fmt.Errorf("host: snapshot attachment: %w", err)
 	}
 
+	// On the managed tier the VM reaches Cloud SQL and Memorystore's APIs
+	// with its own identity, through custom roles of exactly what it calls.
+	vmDeps := secretGrants
+	managed := pulumi.All() // the endpoints, resolved; nothing on the vm tier
+	if m := args.Managed; m != nil {
+		for _, suffix := range slices.Sorted(maps.Keys(m.ClientRoles)) {
+			grant, err := projects.NewIAMMember(ctx, name+"-vm-"+suffix, &projects.IAMMemberArgs{
+				Project: pulumi.String(args.Project), Role: m.ClientRoles[suffix], Member: sa.Member,
+			}, child...)
+			if err != nil {
+				return nil, fmt.Errorf("host: %s: %w", suffix, err)
+			}
+			vmDeps = append(vmDeps, grant)
+		}
+		managed = pulumi.All(m.DBHost, m.DBInstance, m.RedisHost, m.RedisPort, m.RedisInstance)
+	}
+
 	values := args.Script
 	values.DataDiskDevice = topology.DataDeviceName
-	script := pulumi.All(args.PublicURL, secretIDs["app-secrets"], secretIDs["admin-password"]).ApplyT(
+	script := pulumi.All(args.PublicURL, secretIDs["app-secrets"], secretIDs["admin-password"], managed).ApplyT(
 		func(in []any) (string, error) {
 			v := values
 			v.PublicURL, v.AppSecretsSecret, v.AdminPasswordSecret = in[0].(string), in[1].(string), in[2].(string)
+			if args.Managed != nil {
+				m := in[3].([]any)
+				v.Managed.DBHost, v.Managed.DBInstance = m[0].(string), m[1].(string)
+				v.Managed.RedisHost, v.Managed.RedisPort, v.Managed.RedisInstance = m[2].(string), m[3].(int), m[4].(string)
+			}
 			if !args.SameOrigin {
 				v.BrowserURL = v.PublicURL
 			}
@@ -216,7 +261,6 @@ func NewHost(ctx *pulumi.Context, name string, args *HostArgs, opts ...pulumi.Re
 		}).(pulumi.StringOutput)
 
 	var schedule pulumi.StringPtrInput
-	vmDeps := secretGrants
 	if args.Schedule != nil {
 		policy, err := compute.NewResourcePolicy(ctx, name+"-schedule", &compute.ResourcePolicyArgs{
 			Name:        pulumi.String(name + "-schedule"),

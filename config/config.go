@@ -75,6 +75,9 @@ type Config struct {
 	DifyVersion       string
 	PluginDaemonImage string // resolved: the override or the release's own
 	SandboxImage      string // resolved: the override or the release's own
+	// Images is every image the release runs, by compose service: the
+	// release table's, with the two overrides above applied.
+	Images map[string]string
 
 	BackupIntervalHours int
 	BackupRetentionDays int
@@ -121,6 +124,11 @@ type Config struct {
 	VMStartCron        string
 	VMStopCron         string
 	VMScheduleTimeZone string
+
+	// DataTier is datatier.VM or datatier.Managed; Managed configures the
+	// managed tier (config/datatier.go).
+	DataTier string
+	Managed  ManagedSettings
 }
 
 // BackupAlertAfter is how long without a successful backup before the alert
@@ -224,6 +232,7 @@ func Load(stack string, get Getter, opts ...Option) (*Config, error) {
 		VMStopCron:               r.str(ns("vmStopCron")),
 		VMScheduleTimeZone:       r.str(ns("vmScheduleTimeZone")),
 	}
+	c.DataTier, c.Managed = r.readDataTier()
 	// Type errors come first; values that failed to parse are not judged again.
 	problems := r.problems
 	problems = append(problems, validate(c, r.bad)...)

@@ -38,11 +38,14 @@ func TestDefaults(t *testing.T) {
 		BootDiskGiB: 30, DataDiskGiB: 50, DataDiskType: "pd-balanced", SnapshotRetentionDays: 14,
 		DeletionProtection: true, DifyVersion: "1.8.1",
 		PluginDaemonImage: "langgenius/dify-plugin-daemon:0.2.0-local", SandboxImage: "langgenius/dify-sandbox:0.2.12",
+		Images:              Releases()["1.8.1"].Images,
 		BackupIntervalHours: 6, BackupRetentionDays: 30, ProxyMaxInstances: 4,
 		VMSubnetCIDR: "10.10.0.0/24", RunSubnetCIDR: "10.10.1.0/26",
 		Monitoring: true, AlertEmails: []string{"oncall@example.com"}, VMScheduleTimeZone: "UTC",
 		WAFMode: WAFPreview, AllowedSourceRanges: []string{}, RateLimitPerMinute: 1200, SignInRateLimitPerMinute: 10,
 		DiskAlertPercent: 85, SLOTargetPercent: 99.5, SLOWindowDays: 28, LogRetentionDays: 30, ExcludeHealthCheckLogs: true,
+		DataTier: "vm", Managed: ManagedSettings{DatabaseTier: "db-custom-2-7680", DatabaseDiskGiB: 20, DatabaseBackups: 7,
+			DatabaseLogRetentionDays: 7, RedisTier: "BASIC", RedisMemoryGB: 1, ServiceRangeCIDR: "10.20.0.0/20"},
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("loaded\n%+v\nwant\n%+v", *c, want)
@@ -92,8 +95,9 @@ func TestRules(t *testing.T) {
 		{name: "valid timeout at cap", set: map[string]string{"dify-gcp:requestTimeoutSeconds": "3600"}},
 		{name: "valid upload at cap", set: map[string]string{"dify-gcp:uploadLimitMiB": "31"}},
 		{name: "valid custom machine", set: map[string]string{"dify-gcp:machineType": "e2-custom-2-8192"}},
-		{name: "valid unknown version with images", set: map[string]string{"dify-gcp:difyVersion": "1.9.0",
-			"dify-gcp:pluginDaemonImage": "langgenius/dify-plugin-daemon:0.3.0-local", "dify-gcp:sandboxImage": "langgenius/dify-sandbox:0.2.13"}},
+		{name: "valid 1.9.1", set: map[string]string{"dify-gcp:difyVersion": "1.9.1"}},
+		{name: "valid companion overrides", set: map[string]string{"dify-gcp:difyVersion": "1.9.1",
+			"dify-gcp:pluginDaemonImage": "langgenius/dify-plugin-daemon:0.3.1-local", "dify-gcp:sandboxImage": "langgenius/dify-sandbox:0.2.13"}},
 		{name: "valid prebuilt image", set: map[string]string{"dify-gcp:proxyImage": "asia-northeast1-docker.pkg.dev/p/r/proxy@sha256:" + strings.Repeat("a", 64)}},
 		{name: "valid every member kind", set: map[string]string{"dify-gcp:invokers": `["user:a@example.com","group:g@example.com","serviceAccount:ci@p.iam.gserviceaccount.com","domain:example.com","principalSet://iam.googleapis.com/locations/global/workforcePools/p/*"]`}},
 
@@ -170,7 +174,9 @@ func TestRules(t *testing.T) {
 		{name: "snapshot retention zero", set: map[string]string{"dify-gcp:snapshotRetentionDays": "0"}, wantKeys: []string{"dify-gcp:snapshotRetentionDays"}},
 
 		{name: "version latest", set: map[string]string{"dify-gcp:difyVersion": "latest"}, wantKeys: []string{"dify-gcp:difyVersion"}, wantText: "never latest"},
-		{name: "version unknown without images", set: map[string]string{"dify-gcp:difyVersion": "1.9.0"}, wantKeys: []string{"dify-gcp:difyVersion"}, wantText: "known releases: 1.8.1"},
+		{name: "version unknown", set: map[string]string{"dify-gcp:difyVersion": "1.9.0"}, wantKeys: []string{"dify-gcp:difyVersion"}, wantText: "known releases: 1.8.1, 1.9.1"},
+		{name: "version unknown, companions given", set: map[string]string{"dify-gcp:difyVersion": "1.9.2",
+			"dify-gcp:pluginDaemonImage": "langgenius/dify-plugin-daemon:0.3.0-local", "dify-gcp:sandboxImage": "langgenius/dify-sandbox:0.2.12"}, wantKeys: []string{"dify-gcp:difyVersion"}, wantText: "not in the release table"},
 		{name: "companion on latest", set: map[string]string{"dify-gcp:sandboxImage": "langgenius/dify-sandbox:latest"}, wantKeys: []string{"dify-gcp:sandboxImage"}},
 		{name: "companion without tag", set: map[string]string{"dify-gcp:pluginDaemonImage": "langgenius/dify-plugin-daemon"}, wantKeys: []string{"dify-gcp:pluginDaemonImage"}},
 

@@ -29,7 +29,10 @@ type Key struct {
 }
 
 // Keys returns every key the program reads, in the order Pulumi.yaml lists them.
-func Keys() []Key {
+func Keys() []Key { return append(baseKeys(), dataTierKeys()...) }
+
+// baseKeys are the keys of everything but the data tier (config/datatier.go).
+func baseKeys() []Key {
 	return []Key{
 		{Name: "gcp:project", Type: "string", Provider: true,
 			Description: "Google Cloud project that holds the whole deployment."},
@@ -62,7 +65,7 @@ func Keys() []Key {
 		{Name: Namespace + ":deletionProtection", Type: "boolean", Default: true,
 			Description: "Protect the VM from deletion (Compute Engine deletion protection) and keep the backup bucket unless empty. The data disk is always protected."},
 		{Name: Namespace + ":difyVersion", Type: "string", Default: "1.8.1",
-			Description: "Dify release to run; every Dify image is pinned to it. Known releases carry their plugin-daemon and sandbox tags; others need dify-gcp:pluginDaemonImage and dify-gcp:sandboxImage."},
+			Description: "Dify release to run: one of the releases in config/releases.go, which pins every image the release runs."},
 		{Name: Namespace + ":pluginDaemonImage", Type: "string", Default: "",
 			Description: "Override of the plugin daemon image (langgenius/dify-plugin-daemon:TAG); empty uses the tag known for dify-gcp:difyVersion."},
 		{Name: Namespace + ":sandboxImage", Type: "string", Default: "",

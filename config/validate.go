@@ -90,6 +90,7 @@ func validate(c *Config, skip map[string]bool) Problems {
 	r.network()
 	r.monitoring()
 	r.schedule()
+	r.dataTier()
 	return r.problems
 }
 
@@ -284,22 +285,28 @@ func (r *rules) dify() {
 		}
 	}
 	rel, known := Releases()[c.DifyVersion]
-	if c.PluginDaemonImage == "" {
-		c.PluginDaemonImage = rel.PluginDaemonImage
-	}
-	if c.SandboxImage == "" {
-		c.SandboxImage = rel.SandboxImage
-	}
-	if !known && (c.PluginDaemonImage == "" || c.SandboxImage == "") {
+	if !known {
 		versions := make([]string, 0)
 		for v := range Releases() {
 			versions = append(versions, v)
 		}
 		sort.Strings(versions)
 		r.fail(k, c.DifyVersion,
-			fmt.Sprintf("has no known plugin-daemon and sandbox images (known releases: %s), and mismatched companions break Dify", strings.Join(versions, ", ")),
-			"set dify-gcp:pluginDaemonImage and dify-gcp:sandboxImage to the tags in that release's docker/docker-compose.yaml, or add the release to config/releases.go")
+			fmt.Sprintf("is not in the release table (known releases: %s): every image a release runs is pinned there, so that no compose file changes one silently", strings.Join(versions, ", ")),
+			"use a known release, or add this one to config/releases.go from its docker/docker-compose.yaml (the hostscript tests compare the table with the release's own file)")
+		return
 	}
+	c.Images = map[string]string{}
+	for s, img := range rel.Images {
+		c.Images[s] = img
+	}
+	if c.PluginDaemonImage != "" {
+		c.Images["plugin_daemon"] = c.PluginDaemonImage
+	}
+	if c.SandboxImage != "" {
+		c.Images["sandbox"] = c.SandboxImage
+	}
+	c.PluginDaemonImage, c.SandboxImage = c.Images["plugin_daemon"], c.Images["sandbox"]
 }
 
 func (r *rules) backups() {

@@ -114,6 +114,16 @@ func fakeState(project, typ, name string, inputs resource.PropertyMap, preview b
 		set("name", "projects/"+FakeProjectNumber+"/services/"+str("serviceId"))
 	case "gcp:monitoring/slo:Slo":
 		set("name", "projects/"+FakeProjectNumber+"/services/"+str("service")+"/serviceLevelObjectives/"+str("sloId"))
+	case "gcp:sql/databaseInstance:DatabaseInstance":
+		// Private IPs in the stack's private services range (10.20.0.0/20
+		// by default): unique, and private as the VM's script demands.
+		set("privateIpAddress", fmt.Sprintf("10.20.0.%d", 2+seq%250))
+		set("connectionName", project+":"+str("region")+":"+physical)
+	case "gcp:redis/instance:Instance":
+		set("host", fmt.Sprintf("10.20.1.%d", 2+seq%250))
+		state["port"] = resource.NewNumberProperty(6379)
+	case "gcp:projects/iAMCustomRole:IAMCustomRole":
+		set("name", "projects/"+project+"/roles/"+str("roleId"))
 	case "docker:index/image:Image":
 		image := str("imageName")
 		repo := image

@@ -28,9 +28,10 @@ type Resource struct {
 	Custom bool   // false for components
 	Inputs resource.PropertyMap
 
-	Protect      bool
-	DependsOn    []string            // explicit dependsOn URNs
-	PropertyDeps map[string][]string // input property -> URNs it was computed from
+	Protect       bool
+	IgnoreChanges []string            // properties Pulumi leaves as they are in the cloud
+	DependsOn     []string            // explicit dependsOn URNs
+	PropertyDeps  map[string][]string // input property -> URNs it was computed from
 }
 
 // Output is one stack output after the program ran.
@@ -54,6 +55,10 @@ type Graph struct {
 	// gcp:organizations/getProject:getProject), sorted, each once: they
 	// reach Google's APIs too, before any resource exists.
 	Invokes []string
+	// Reads are the resources the program read rather than registered (the
+	// stack reference to its own last deployment), as TYPE::NAME: they
+	// change nothing and are not part of Resources.
+	Reads []string
 }
 
 // Options changes how the program is run.
@@ -64,6 +69,10 @@ type Options struct {
 	// SecretKeys are the config keys the stack holds encrypted, as
 	// StackConfig reports them (ctx.IsConfigSecret answers from these).
 	SecretKeys []string
+	// Previous are the stack outputs of the last deployment, as a stack
+	// reference to the stack itself reads them; nil for a stack never
+	// deployed.
+	Previous map[string]any
 }
 
 // Run executes program for project and stack with the given config (keys
@@ -74,7 +83,7 @@ func Run(program pulumi.RunFunc, project, stack string, config map[string]string
 	if cloudProject == "" {
 		cloudProject = project
 	}
-	m := &mocks{project: project, stack: stack, cloudProject: cloudProject, preview: opts.Preview, symbols: map[string]string{}}
+	m := &mocks{project: project, stack: stack, cloudProject: cloudProject, preview: opts.Preview, symbols: map[string]string{}, previous: opts.Previous}
 	var exports map[string]pulumi.Input
 	var outputs map[string]Output
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
@@ -93,7 +102,7 @@ func Run(program pulumi.RunFunc, project, stack string, config map[string]string
 	// The graph comes back even with an error: what was registered before the
 	// failure (nothing, for a config error) is part of the answer.
 	return &Graph{Project: project, Stack: stack, Resources: m.resources, Outputs: outputs, Symbols: m.symbols,
-		Invokes: slices.Sorted(maps.Keys(m.invokes))}, err
+		Invokes: slices.Sorted(maps.Keys(m.invokes)), Reads: m.reads}, err
 }
 
 func await(ctx context.Context, exports map[string]pulumi.Input) (map[string]Output, error) {
@@ -171,13 +180,19 @@ type mocks struct {
 	cloudProject   string // the Google Cloud project the fake cloud answers for
 	preview        bool
 
+	previous map[string]any // the last deployment's outputs, for stack references
+
 	mu        sync.Mutex
 	resources []*Resource
+	reads     []string
 	symbols   map[string]string
 	invokes   map[string]bool
 }
 
 func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	if args.ReadRPC != nil {
+		return m.read(args)
+	}
 	rpc := args.RegisterRPC
 	r := &Resource{
 		Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: args.Inputs,
@@ -194,6 +209,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		}
 		r.Parent = rpc.GetParent()
 		r.Protect = rpc.GetProtect()
+		r.IgnoreChanges = append(r.IgnoreChanges, rpc.GetIgnoreChanges()...)
 		r.DependsOn = append(r.DependsOn, rpc.GetDependencies()...)
 		for k, deps := range rpc.GetPropertyDependencies() {
 			if len(deps.GetUrns()) > 0 {
@@ -210,6 +226,28 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	}
 	id, state := fakeState(m.cloudProject, args.TypeToken, args.Name, args.Inputs, m.preview, m.symbols, len(m.resources))
 	return id, state, nil
+}
+
+// read answers a resource the program reads. The only one it reads is a
+// stack reference to itself, answered from Options.Previous the way the
+// engine's built-in provider answers: name, outputs and the names of the
+// secret ones.
+func (m *mocks) read(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reads = append(m.reads, args.TypeToken+"::"+args.Name)
+	if args.TypeToken != "pulumi:pulumi:StackReference" {
+		return "", nil, fmt.Errorf("graph: no fake for reading %s", args.TypeToken)
+	}
+	name := args.Inputs["name"].StringValue()
+	if want := "organization/" + m.project + "/" + m.stack; name != want {
+		return "", nil, fmt.Errorf("graph: stack reference to %q; only the stack itself (%s) is known here", name, want)
+	}
+	return name, resource.PropertyMap{
+		"name":              resource.NewStringProperty(name),
+		"outputs":           resource.NewObjectProperty(resource.NewPropertyMapFromMap(m.previous)),
+		"secretOutputNames": resource.NewArrayProperty(nil),
+	}, nil
 }
 
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {

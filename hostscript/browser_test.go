@@ -33,21 +33,6 @@ import (
 // program computes it (SERVICE-PROJECT_NUMBER.REGION.run.app).
 const runAppURL = "https://dify-dev-123456789012.asia-northeast1.run.app"
 
-// upstreamDocker is Dify's own docker/ folder of a release, from the shared
-// copy beside the repository.
-func upstreamDocker(t *testing.T, version string) string {
-	t.Helper()
-	dir := filepath.Join(hostscriptDir(t), "..", "..", "shared", "upstream", "dify-"+version, "docker")
-	if _, err := os.Stat(filepath.Join(dir, ".env.example")); err != nil {
-		msg := fmt.Sprintf("Dify %s's docker/ folder is not at %s: %v", version, dir, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPED, NOT PASSED: " + msg)
-	}
-	return dir
-}
-
 // envFor runs write_env on Dify's own .env.example with the browser URL the
 // rendered script would carry and returns the .env.
 func envFor(t *testing.T, docker, browserURL string) map[string]string {
@@ -205,7 +190,7 @@ func TestPrivateStackWorksInABrowser(t *testing.T) {
 		}
 		t.Skip("SKIPPED, NOT PASSED: " + msg)
 	}
-	docker := upstreamDocker(t, "1.8.1")
+	docker := upstream(t, "1.8.1")
 	const token = "id-token-for-ana"
 
 	for _, tc := range []struct {

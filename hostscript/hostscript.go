@@ -12,8 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"github.com/dify-gcp/dify-gcp/topology"
+	"maps"
+	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -23,19 +26,18 @@ import (
 // The host component fills them from validated config and resolved outputs; none of
 // them is secret (secrets are read on the VM from Secret Manager).
 type Values struct {
-	Stack               string // Pulumi stack name, e.g. "dev"
-	Project             string // Google Cloud project id
-	DifyVersion         string // e.g. "1.8.1": the git tag and the api/worker/web image tag
-	PluginDaemonImage   string // full image reference pinned for this Dify version
-	SandboxImage        string // full image reference pinned for this Dify version
-	DataDiskDevice      string // device name; the disk is /dev/disk/by-id/google-<DataDiskDevice>
-	PublicURL           string // https://... where users reach Dify (no trailing slash)
-	UploadLimitMiB      int    // Dify's UPLOAD_FILE_SIZE_LIMIT
-	BodyLimitMiB        int    // Dify's nginx client_max_body_size, same value the proxy uses
-	BackupBucket        string // bucket name, without gs://
-	BackupOnCalendar    string // systemd OnCalendar expression for the backup timer
-	AppSecretsSecret    string // Secret Manager secret id holding generated app secrets
-	AdminPasswordSecret string // Secret Manager secret id holding INIT_PASSWORD
+	Stack               string            // Pulumi stack name, e.g. "dev"
+	Project             string            // Google Cloud project id
+	DifyVersion         string            // e.g. "1.8.1": the git tag of the release's docker/ folder
+	Images              map[string]string // every service's pinned image (config.Release.Images)
+	DataDiskDevice      string            // device name; the disk is /dev/disk/by-id/google-<DataDiskDevice>
+	PublicURL           string            // https://... where users reach Dify (no trailing slash)
+	UploadLimitMiB      int               // Dify's UPLOAD_FILE_SIZE_LIMIT; every other upload limit is capped by it
+	BodyLimitMiB        int               // Dify's nginx client_max_body_size, same value the proxy uses
+	BackupBucket        string            // bucket name, without gs://
+	BackupOnCalendar    string            // systemd OnCalendar expression for the backup timer
+	AppSecretsSecret    string            // Secret Manager secret id holding generated app secrets
+	AdminPasswordSecret string            // Secret Manager secret id holding INIT_PASSWORD
 
 	// BrowserURL is the base of the URLs Dify's web app calls from the browser
 	// (CONSOLE_API_URL, APP_API_URL, FILES_URL and the web URLs): PublicURL,
@@ -46,6 +48,45 @@ type Values struct {
 	// out without an ID token. API callers are not affected: they hold a token
 	// and call PublicURL directly.
 	BrowserURL string
+
+	// DataTier is "vm" (Dify's databases, Redis and vectors in containers on
+	// the data disk) or "managed" (Cloud SQL, Memorystore and a files bucket,
+	// described by Managed).
+	DataTier string
+	// Managed is the managed tier's endpoints; zero on the VM tier.
+	Managed Managed
+}
+
+// Data tiers, the values of Values.DataTier.
+const (
+	TierVM      = "vm"
+	TierManaged = "managed"
+)
+
+// Managed is where the managed data tier lives. None of it is secret: the VM
+// sets the database user's password through the Cloud SQL Admin API and reads
+// Redis's AUTH string through the Memorystore API, with its own identity, so
+// no credential passes through Pulumi or the metadata.
+type Managed struct {
+	// DBHost is Cloud SQL's private IP address (PostgreSQL on 5432, SSL
+	// required).
+	DBHost string
+	// DBInstance is Cloud SQL's instance name in the project: the VM calls
+	// sqladmin users.update on projects/PROJECT/instances/DBInstance.
+	DBInstance string
+	// DBUser is the built-in user Dify, the plugin daemon and the backups
+	// connect as (databases dify and dify_plugin).
+	DBUser string
+	// RedisHost and RedisPort are Memorystore's private endpoint (AUTH on,
+	// in-transit encryption off: docs/managed.md).
+	RedisHost string
+	RedisPort int
+	// RedisInstance is projects/P/locations/R/instances/N: the VM reads its
+	// AUTH string with redis instances.getAuthString.
+	RedisInstance string
+	// FilesBucket holds Dify's uploaded files (STORAGE_TYPE=google-storage,
+	// read and written with the VM's own identity, no key).
+	FilesBucket string
 }
 
 // assets holds the template and every script it embeds. It is the package's
@@ -79,6 +120,25 @@ const (
 	BackupSuccessSeverity = "NOTICE"
 )
 
+// Services are the compose services the deployment runs (Dify's default
+// profile and its default vector store, weaviate); Values.Images pins each.
+func Services() []string {
+	return []string{"api", "db", "nginx", "plugin_daemon", "redis", "sandbox", "ssrf_proxy", "weaviate", "web", "worker", "worker_beat"}
+}
+
+// StatefulServices are the services whose image change needs a data
+// migration: the VM refuses an upgrade that changes one, naming it, before
+// anything moves. Dify 1.9.2 moves weaviate 1.19 -> 1.27 (v4 client); classes
+// created before stop working until Dify's migration is run
+// (langgenius/dify#27291). A PostgreSQL major version cannot read the data
+// folder of another.
+func StatefulServices() map[string]string {
+	return map[string]string{
+		"db":       "a PostgreSQL major-version upgrade of volumes/db/data (dump with the old image, restore with the new)",
+		"weaviate": "the Weaviate v4 migration of Dify (docs.dify.ai, Weaviate Migration Guide; langgenius/dify#27291), or re-indexing every knowledge base",
+	}
+}
+
 const (
 	// heredocEnd closes the here-documents that carry embedded files; no file
 	// may contain it as a line of its own.
@@ -97,7 +157,8 @@ func Render(v Values) (string, error) {
 	t, err := template.New("startup.sh.tmpl").
 		Option("missingkey=error").
 		Funcs(template.FuncMap{
-			"shq": shellQuote, "inline": inlineFile, "file": embeddedFile,
+			"shq": shellQuote, "inline": inlineFile, "file": embeddedFile, "sorted": sortedKeys,
+			"stateful": StatefulServices,
 			// The facts the firewall, the proxy and the alerts agree on.
 			"difyPort": func() int { return topology.DifyPort }, "healthPath": func() string { return topology.DifyHealthPath },
 		}).
@@ -120,6 +181,12 @@ func Render(v Values) (string, error) {
 // parsed as shell syntax.
 func shellQuote(v any) string {
 	return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", `'\''`) + "'"
+}
+
+// sortedKeys returns m's keys in order, so the script renders the same
+// every time.
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
 }
 
 // inlineFile returns a function library for pasting into the script, without
@@ -159,6 +226,11 @@ var (
 	bucketRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$`)
 	calendarRE = regexp.MustCompile(`^[A-Za-z0-9*:/,.~ -]{1,100}$`)
 	secretRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	// Cloud SQL instance ids: lowercase letters, digits and hyphens, starting
+	// with a letter, at most 98 characters with the project id.
+	sqlInstanceRE   = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	dbUserRE        = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+	redisInstanceRE = regexp.MustCompile(`^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/locations/[a-z]+-[a-z]+[0-9]+/instances/[a-z]([-a-z0-9]{0,38}[a-z0-9])?$`)
 )
 
 // Validate reports every problem with v at once. Beyond "set and well formed",
@@ -181,13 +253,19 @@ func (v Values) Validate() error {
 	match("Stack", v.Stack, stackRE, "a stack name (letters, digits, '_', '.', '-')")
 	match("Project", v.Project, projectRE, "a Google Cloud project id (6-30 lowercase letters, digits, hyphens)")
 	match("DifyVersion", v.DifyVersion, versionRE, "a Dify release tag like 1.8.1")
-	for _, img := range []struct{ field, value string }{{"PluginDaemonImage", v.PluginDaemonImage}, {"SandboxImage", v.SandboxImage}} {
-		match(img.field, img.value, imageRE, "an image reference like langgenius/dify-sandbox:0.2.12")
-		if imageRE.MatchString(img.value) && !strings.Contains(img.value, "@") {
-			switch tag := imageTag(img.value); tag {
+	for _, s := range Services() {
+		field, img := "Images["+s+"]", v.Images[s]
+		match(field, img, imageRE, "an image reference like langgenius/dify-sandbox:0.2.12")
+		if imageRE.MatchString(img) && !strings.Contains(img, "@") {
+			switch tag := imageTag(img); tag {
 			case "", "latest":
-				bad(img.field, "%q is not pinned: give a version tag or a digest", img.value)
+				bad(field, "%q is not pinned: give a version tag or a digest", img)
 			}
+		}
+	}
+	for s := range v.Images {
+		if !slices.Contains(Services(), s) {
+			bad("Images", "%q is not a service this deployment runs (%s)", s, strings.Join(Services(), ", "))
 		}
 	}
 	match("DataDiskDevice", v.DataDiskDevice, deviceRE, "a Compute Engine device name (lowercase letters, digits, hyphens)")
@@ -216,6 +294,31 @@ func (v Values) Validate() error {
 	match("AdminPasswordSecret", v.AdminPasswordSecret, secretRE, "a Secret Manager secret id")
 	if v.AppSecretsSecret != "" && v.AppSecretsSecret == v.AdminPasswordSecret {
 		bad("AdminPasswordSecret", "must differ from AppSecretsSecret (%q)", v.AppSecretsSecret)
+	}
+	switch v.DataTier {
+	case TierVM:
+		if v.Managed != (Managed{}) {
+			bad("Managed", "must be empty with DataTier %q", TierVM)
+		}
+	case TierManaged:
+		m := v.Managed
+		for _, a := range []struct{ field, value string }{{"Managed.DBHost", m.DBHost}, {"Managed.RedisHost", m.RedisHost}} {
+			if ip, err := netip.ParseAddr(a.value); err != nil || !ip.Is4() || !ip.IsPrivate() {
+				bad(a.field, "%q is not a private IPv4 address", a.value)
+			}
+		}
+		match("Managed.DBInstance", m.DBInstance, sqlInstanceRE, "a Cloud SQL instance name")
+		match("Managed.DBUser", m.DBUser, dbUserRE, "a PostgreSQL user name (lowercase letters, digits, '_')")
+		if m.RedisPort < 1 || m.RedisPort > 65535 {
+			bad("Managed.RedisPort", "%d is not a port", m.RedisPort)
+		}
+		match("Managed.RedisInstance", m.RedisInstance, redisInstanceRE, "projects/P/locations/R/instances/N")
+		match("Managed.FilesBucket", m.FilesBucket, bucketRE, "a Cloud Storage bucket name")
+		if m.FilesBucket != "" && m.FilesBucket == v.BackupBucket {
+			bad("Managed.FilesBucket", "must differ from BackupBucket (%q): the backup bucket's lifecycle rule deletes what it holds", v.BackupBucket)
+		}
+	default:
+		bad("DataTier", "%q is not %q or %q", v.DataTier, TierVM, TierManaged)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("hostscript: invalid values: %w", errors.New(strings.Join(problems, "; ")))

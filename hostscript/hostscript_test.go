@@ -15,24 +15,36 @@ import (
 // stacks in Pulumi.dev.yaml and Pulumi.prod.yaml.
 func devValues() Values {
 	return Values{
-		Stack: "dev", Project: "acme-dify-dev", DifyVersion: "1.8.1",
-		PluginDaemonImage: "langgenius/dify-plugin-daemon:0.2.0-local", SandboxImage: "langgenius/dify-sandbox:0.2.12",
+		Stack: "dev", Project: "acme-dify-dev", DifyVersion: "1.8.1", Images: testImages("1.8.1"),
 		DataDiskDevice: "dify-data", PublicURL: "https://dify-dev-proxy-7x2kq4abcd-an.a.run.app",
 		UploadLimitMiB: 15, BodyLimitMiB: 16,
 		BackupBucket: "acme-dify-dev-dify-dev-backups", BackupOnCalendar: "*-*-* 03:15:00",
 		AppSecretsSecret: "dify-dev-app-secrets", AdminPasswordSecret: "dify-dev-admin-password",
+		DataTier: TierVM,
 	}
 }
 
 func prodValues() Values {
 	return Values{
-		Stack: "prod", Project: "acme-dify-prod", DifyVersion: "1.8.1",
-		PluginDaemonImage: "langgenius/dify-plugin-daemon:0.2.0-local", SandboxImage: "langgenius/dify-sandbox:0.2.12",
+		Stack: "prod", Project: "acme-dify-prod", DifyVersion: "1.8.1", Images: testImages("1.8.1"),
 		DataDiskDevice: "dify-data", PublicURL: "https://dify.example.com",
 		UploadLimitMiB: 31, BodyLimitMiB: 32,
 		BackupBucket: "acme-dify-prod-dify-prod-backups", BackupOnCalendar: "*-*-* 00/6:15:00",
 		AppSecretsSecret: "dify-prod-app-secrets", AdminPasswordSecret: "dify-prod-admin-password",
+		DataTier: TierVM,
 	}
+}
+
+// managedValues are prod's on the managed data tier.
+func managedValues() Values {
+	v := prodValues()
+	v.DataTier = TierManaged
+	v.Managed = Managed{
+		DBHost: "10.20.0.3", DBInstance: "dify-prod-db", DBUser: "dify",
+		RedisHost: "10.20.1.4", RedisPort: 6378, RedisInstance: "projects/acme-dify-prod/locations/asia-northeast1/instances/dify-prod-redis",
+		FilesBucket: "acme-dify-prod-dify-prod-files",
+	}
+	return v
 }
 
 func render(t *testing.T, v Values) string {
@@ -60,9 +72,9 @@ func shellcheck(t *testing.T, dir string, args ...string) {
 func TestShellcheck(t *testing.T) {
 	t.Parallel()
 	dir := hostscriptDir(t)
-	for name, v := range map[string]Values{"dev": devValues(), "prod": prodValues()} {
+	for name, v := range map[string]Values{"dev": devValues(), "prod": prodValues(), "prod on the managed tier": managedValues()} {
 		t.Run("rendered "+name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "startup-"+name+".sh")
+			p := filepath.Join(t.TempDir(), "startup.sh")
 			if err := os.WriteFile(p, []byte(render(t, v)), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +88,7 @@ func TestShellcheck(t *testing.T) {
 		shellcheck(t, filepath.Join(dir, "files"), "dify-backup", "dify-restore", "dify-backup-lib.sh")
 	})
 	t.Run("test stand-ins", func(t *testing.T) {
-		shellcheck(t, dir, "testdata/fake-gcloud")
+		shellcheck(t, dir, "testdata/fake-gcloud", "testdata/fake-docker")
 	})
 }
 
@@ -154,13 +166,17 @@ func TestRenderedScriptEmbedsTheTestedFiles(t *testing.T) {
 	for _, want := range []string{
 		"name: dify\n",
 		"  api:\n    image: langgenius/dify-api:1.8.1\n",
-		"  worker:\n    image: langgenius/dify-api:1.8.1\n",
-		"  worker_beat:\n    image: langgenius/dify-api:1.8.1\n",
+		"  worker:\n    image: langgenius/dify-api:1.8.1\n    environment:\n      MIGRATION_ENABLED: \"false\"\n",
+		"  worker_beat:\n    image: langgenius/dify-api:1.8.1\n    environment:\n      MIGRATION_ENABLED: \"false\"\n",
 		"  web:\n    image: langgenius/dify-web:1.8.1\n",
 		"  sandbox:\n    image: langgenius/dify-sandbox:0.2.12\n",
+		"  db:\n    image: postgres:15-alpine\n",
+		"  redis:\n    image: redis:6-alpine\n",
+		"  weaviate:\n    image: semitechnologies/weaviate:1.19.0\n",
+		"  ssrf_proxy:\n    image: ubuntu/squid:6.6-24.04_edge\n",
 		"  plugin_daemon:\n    image: langgenius/dify-plugin-daemon:0.2.0-local\n    ports: !override\n" +
 			`      - "127.0.0.1:${EXPOSE_PLUGIN_DEBUGGING_PORT:-5003}:${PLUGIN_DEBUGGING_PORT:-5003}"` + "\n",
-		"  nginx:\n    ports: !override\n" + fmt.Sprintf(`      - "%d:${NGINX_PORT:-80}"`, topology.DifyPort) + "\n",
+		"  nginx:\n    image: nginx:1.29.1\n    ports: !override\n" + fmt.Sprintf(`      - "%d:${NGINX_PORT:-80}"`, topology.DifyPort) + "\n",
 	} {
 		if !strings.Contains(string(ov), want) {
 			t.Errorf("override lacks %q:\n%s", want, ov)
@@ -174,7 +190,7 @@ func TestRenderedScriptEmbedsTheTestedFiles(t *testing.T) {
 // TestRenderQuotesEveryValue: the variable block, run by bash, yields exactly
 // the values given, and every value sits inside single quotes.
 func TestRenderQuotesEveryValue(t *testing.T) {
-	v := prodValues()
+	v := managedValues()
 	v.BrowserURL = v.PublicURL
 	s := render(t, v)
 	start := strings.Index(s, "# This deployment.")
@@ -182,26 +198,49 @@ func TestRenderQuotesEveryValue(t *testing.T) {
 	if start < 0 || end < 0 {
 		t.Fatal("no deployment block in the script")
 	}
-	block := strings.Split(s[start:start+end], "\n")[1:]
-	if len(block) != 14 {
-		t.Fatalf("want 14 readonly values, found %d:\n%s", len(block), strings.Join(block, "\n"))
+	var block []string
+	for _, line := range strings.Split(s[start:start+end], "\n")[1:] {
+		if !strings.HasPrefix(line, "# ") {
+			block = append(block, line)
+		}
 	}
-	for _, line := range block {
+	if len(block) != 22 {
+		t.Fatalf("want 20 readonly values and 2 arrays, found %d:\n%s", len(block), strings.Join(block, "\n"))
+	}
+	for _, line := range block[:20] {
 		if !regexp.MustCompile(`^readonly [A-Z_]+='[^']*'$`).MatchString(line) {
 			t.Errorf("not single-quoted: %s", line)
 		}
 	}
+	for _, line := range block[20:] {
+		if !regexp.MustCompile(`^declare -rA [A-Z]+=\((\[[a-z_]+\]='[^']*' )+\)$`).MatchString(line) {
+			t.Errorf("not an array of single-quoted values: %s", line)
+		}
+	}
 	out, err := exec.Command("bash", "-c", strings.Join(block, "\n")+`
-printf '%s\n' "$STACK" "$PROJECT" "$DIFY_VERSION" "$PLUGIN_DAEMON_IMAGE" "$SANDBOX_IMAGE" "$DATA_DISK_DEVICE" \
+for s in "${!IMAGES[@]}"; do printf '%s=%s\n' "$s" "${IMAGES[$s]}"; done | sort
+for s in "${!STATEFUL[@]}"; do printf '%s=%s\n' "$s" "${STATEFUL[$s]}"; done | sort
+printf '%s\n' "$STACK" "$PROJECT" "$DIFY_VERSION" "$DATA_DISK_DEVICE" \
   "$PUBLIC_URL" "$BROWSER_URL" "$UPLOAD_LIMIT_MIB" "$BODY_LIMIT_MIB" "$BACKUP_BUCKET" "$BACKUP_ON_CALENDAR" \
-  "$APP_SECRETS_SECRET" "$ADMIN_PASSWORD_SECRET"`).Output()
+  "$APP_SECRETS_SECRET" "$ADMIN_PASSWORD_SECRET" "$DATA_TIER" "$DB_HOST" "$DB_INSTANCE" "$DB_USER" \
+  "$REDIS_HOST" "$REDIS_PORT" "$REDIS_INSTANCE" "$FILES_BUCKET"`).Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := strings.Join([]string{v.Stack, v.Project, v.DifyVersion, v.PluginDaemonImage, v.SandboxImage, v.DataDiskDevice,
-		v.PublicURL, v.BrowserURL, "31", "32", v.BackupBucket, v.BackupOnCalendar, v.AppSecretsSecret, v.AdminPasswordSecret}, "\n") + "\n"
-	if string(out) != want {
-		t.Errorf("values read back by bash:\n%s\nwant:\n%s", out, want)
+	var want []string
+	for _, s := range sortedKeys(v.Images) {
+		want = append(want, s+"="+v.Images[s])
+	}
+	stateful := StatefulServices()
+	for _, s := range sortedKeys(stateful) {
+		want = append(want, s+"="+stateful[s])
+	}
+	want = append(want, v.Stack, v.Project, v.DifyVersion, v.DataDiskDevice,
+		v.PublicURL, v.BrowserURL, "31", "32", v.BackupBucket, v.BackupOnCalendar, v.AppSecretsSecret, v.AdminPasswordSecret,
+		v.DataTier, v.Managed.DBHost, v.Managed.DBInstance, v.Managed.DBUser,
+		v.Managed.RedisHost, "6378", v.Managed.RedisInstance, v.Managed.FilesBucket)
+	if string(out) != strings.Join(want, "\n")+"\n" {
+		t.Errorf("values read back by bash:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
 	}
 }
 
@@ -223,7 +262,7 @@ func TestShellQuote(t *testing.T) {
 // literal secret appear in the script that goes into instance metadata.
 func TestRenderedScriptHoldsNoSecret(t *testing.T) {
 	literal := regexp.MustCompile(`(?m)^\s*(export\s+)?[A-Z_]*(PASSWORD|SECRET_KEY|API_KEY|DAEMON_KEY|_TOKEN)=['"]?[A-Za-z0-9+/]{8,}`)
-	for name, v := range map[string]Values{"dev": devValues(), "prod": prodValues()} {
+	for name, v := range map[string]Values{"dev": devValues(), "prod": prodValues(), "managed": managedValues()} {
 		// "dify-sandbox", the sandbox's default key, is also part of its image name.
 		s := strings.ReplaceAll(render(t, v), "langgenius/dify-sandbox:", "")
 		for _, d := range publishedDefaults {
@@ -256,9 +295,11 @@ func TestRenderValidation(t *testing.T) {
 		{"version without patch", func(v *Values) { v.DifyVersion = "1.8" }, "DifyVersion: \"1.8\" is not a Dify release tag"},
 		{"version with a v", func(v *Values) { v.DifyVersion = "v1.8.1" }, "DifyVersion"},
 		{"version latest", func(v *Values) { v.DifyVersion = "latest" }, "DifyVersion"},
-		{"image unpinned", func(v *Values) { v.SandboxImage = "langgenius/dify-sandbox" }, "SandboxImage: \"langgenius/dify-sandbox\" is not pinned"},
-		{"image latest", func(v *Values) { v.PluginDaemonImage = "langgenius/dify-plugin-daemon:latest" }, "PluginDaemonImage: \"langgenius/dify-plugin-daemon:latest\" is not pinned"},
-		{"image with a space", func(v *Values) { v.SandboxImage = "langgenius/dify-sandbox:0.2.12 --privileged" }, "SandboxImage"},
+		{"image unpinned", func(v *Values) { v.Images["sandbox"] = "langgenius/dify-sandbox" }, "Images[sandbox]: \"langgenius/dify-sandbox\" is not pinned"},
+		{"image latest", func(v *Values) { v.Images["nginx"] = "nginx:latest" }, "Images[nginx]: \"nginx:latest\" is not pinned"},
+		{"image with a space", func(v *Values) { v.Images["sandbox"] = "langgenius/dify-sandbox:0.2.12 --privileged" }, "Images[sandbox]"},
+		{"image missing", func(v *Values) { delete(v.Images, "weaviate") }, "Images[weaviate]: must be set"},
+		{"image of an unknown service", func(v *Values) { v.Images["qdrant"] = "langgenius/qdrant:v1.7.3" }, `Images: "qdrant" is not a service this deployment runs`},
 		{"device uppercase", func(v *Values) { v.DataDiskDevice = "Dify-Data" }, "DataDiskDevice"},
 		{"url http", func(v *Values) { v.PublicURL = "http://dify.example.com" }, "PublicURL: \"http://dify.example.com\" must start with https://"},
 		{"url trailing slash", func(v *Values) { v.PublicURL = "https://dify.example.com/" }, "must not end with a slash"},
@@ -275,6 +316,13 @@ func TestRenderValidation(t *testing.T) {
 		{"calendar empty", func(v *Values) { v.BackupOnCalendar = "" }, "BackupOnCalendar: must be set"},
 		{"secret with a slash", func(v *Values) { v.AppSecretsSecret = "projects/p/secrets/s" }, "AppSecretsSecret"},
 		{"same secret twice", func(v *Values) { v.AdminPasswordSecret = v.AppSecretsSecret }, "must differ from AppSecretsSecret"},
+		{"no data tier", func(v *Values) { v.DataTier = "" }, `DataTier: "" is not "vm" or "managed"`},
+		{"managed endpoints on the vm tier", func(v *Values) { v.Managed = managedValues().Managed }, "Managed: must be empty"},
+		{"managed without endpoints", func(v *Values) { v.DataTier = TierManaged }, "Managed.DBHost"},
+		{"managed database on a public address", func(v *Values) { *v = managedValues(); v.Managed.DBHost = "34.84.1.2" }, "Managed.DBHost: \"34.84.1.2\" is not a private IPv4 address"},
+		{"managed redis instance malformed", func(v *Values) { *v = managedValues(); v.Managed.RedisInstance = "dify-prod-redis" }, "Managed.RedisInstance"},
+		{"managed files in the backup bucket", func(v *Values) { *v = managedValues(); v.Managed.FilesBucket = v.BackupBucket }, "the backup bucket's lifecycle rule deletes"},
+		{"managed redis port zero", func(v *Values) { *v = managedValues(); v.Managed.RedisPort = 0 }, "Managed.RedisPort"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -297,20 +345,27 @@ func TestRenderValidation(t *testing.T) {
 		if err == nil {
 			t.Fatal("accepted empty values")
 		}
-		for _, f := range []string{"Stack", "Project", "DifyVersion", "PluginDaemonImage", "SandboxImage", "DataDiskDevice",
-			"PublicURL", "UploadLimitMiB", "BodyLimitMiB", "BackupBucket", "BackupOnCalendar", "AppSecretsSecret", "AdminPasswordSecret"} {
+		for _, f := range []string{"Stack", "Project", "DifyVersion", "Images[api]", "Images[weaviate]", "DataDiskDevice",
+			"PublicURL", "UploadLimitMiB", "BodyLimitMiB", "BackupBucket", "BackupOnCalendar", "AppSecretsSecret", "AdminPasswordSecret", "DataTier"} {
 			if !strings.Contains(err.Error(), f+":") {
 				t.Errorf("error does not mention %s: %v", f, err)
 			}
 		}
 	})
+	t.Run("the managed tier", func(t *testing.T) {
+		if _, err := Render(managedValues()); err != nil {
+			t.Errorf("refused the managed tier: %v", err)
+		}
+	})
 	t.Run("accepted variants", func(t *testing.T) {
 		for _, change := range []func(*Values){
-			func(v *Values) { v.SandboxImage = "langgenius/dify-sandbox@sha256:" + strings.Repeat("ab", 32) },
+			func(v *Values) { v.Images["sandbox"] = "langgenius/dify-sandbox@sha256:" + strings.Repeat("ab", 32) },
 			func(v *Values) {
-				v.PluginDaemonImage = "asia-northeast1-docker.pkg.dev/acme/mirror/dify-plugin-daemon:0.2.0-local"
+				v.Images["plugin_daemon"] = "asia-northeast1-docker.pkg.dev/acme/mirror/dify-plugin-daemon:0.2.0-local"
 			},
-			func(v *Values) { v.PluginDaemonImage = "registry.example.com:5000/dify-plugin-daemon:0.2.0-local" },
+			func(v *Values) {
+				v.Images["plugin_daemon"] = "registry.example.com:5000/dify-plugin-daemon:0.2.0-local"
+			},
 			func(v *Values) { v.PublicURL = "https://dify.example.com:8443" },
 			func(v *Values) { v.DifyVersion = "1.9.0-rc1" },
 		} {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/dify-gcp/dify-gcp/config"
 	"github.com/dify-gcp/dify-gcp/topology"
 	"io"
 	"net/http"
@@ -30,11 +31,36 @@ type fakeSecretManager struct {
 	mu       sync.Mutex
 	versions map[string][][]byte // secret id -> payloads, oldest first
 	failWith int                 // answer every access with this HTTP status
+	// deny answers the first deny requests with 403, as Secret Manager does
+	// until the IAM grant has propagated.
+	deny     int
 	requests []string
+
+	// The managed tier's Cloud SQL instance and Memorystore instance, as the
+	// Cloud SQL Admin API (v1) and the Memorystore for Redis API (v1) serve
+	// them. sqlUsers maps a user to its password ("" for none yet);
+	// sqlBusy answers the next users.update calls with 409, as Cloud SQL does
+	// while another operation runs on the instance; opPolls is how many
+	// operations.get calls see an operation RUNNING before DONE.
+	sqlUsers  map[string]string
+	sqlOps    map[string]int // operation -> polls left before DONE
+	sqlBusy   int
+	sqlDeny   int // like deny, for the Cloud SQL and Memorystore calls
+	opPolls   int
+	redisAuth string
+	passwords []string // every password users.update set, in order
 }
 
+// The managed tier's instances in the dev project (managedDevValues).
+const (
+	fakeSQLInstance   = "dify-dev-db"
+	fakeRedisInstance = "projects/acme-dify-dev/locations/asia-northeast1/instances/dify-dev-redis"
+	fakeRedisAuth     = "7c1f5b2e-93d4-4a6b-b1e8-2f0d9c3a4e51"
+)
+
 func newFakeSecretManager(t *testing.T, secrets ...string) (*fakeSecretManager, *httptest.Server) {
-	f := &fakeSecretManager{versions: map[string][][]byte{}}
+	f := &fakeSecretManager{versions: map[string][][]byte{},
+		sqlUsers: map[string]string{"postgres": "", "dify": ""}, sqlOps: map[string]int{}, redisAuth: fakeRedisAuth}
 	for _, s := range secrets {
 		f.versions[s] = nil
 	}
@@ -46,7 +72,78 @@ func newFakeSecretManager(t *testing.T, secrets ...string) (*fakeSecretManager, 
 var (
 	accessPath = regexp.MustCompile(`^/v1/projects/acme-dify-dev/secrets/([A-Za-z0-9_-]+)/versions/latest:access$`)
 	addPath    = regexp.MustCompile(`^/v1/projects/acme-dify-dev/secrets/([A-Za-z0-9_-]+):addVersion$`)
+	// sqladmin.googleapis.com/v1 and redis.googleapis.com/v1, each under a
+	// prefix of the fake server.
+	sqlUsersPath  = regexp.MustCompile(`^/sqladmin/v1/projects/acme-dify-dev/instances/` + fakeSQLInstance + `/users$`)
+	sqlOpPath     = regexp.MustCompile(`^/sqladmin/v1/projects/acme-dify-dev/operations/([a-z0-9-]+)$`)
+	redisAuthPath = "/redis/v1/" + fakeRedisInstance + "/authString"
 )
+
+// serveManaged answers the Cloud SQL Admin API's users.list, users.update and
+// operations.get, and Memorystore's getAuthString, with Google's JSON shapes
+// (Operation: name, status PENDING|RUNNING|DONE, operationType UPDATE_USER).
+// It reports whether it handled the request.
+func (f *fakeSecretManager) serveManaged(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case sqlUsersPath.MatchString(r.URL.Path) && r.Method == http.MethodGet:
+		var items []map[string]any
+		for name := range f.sqlUsers {
+			items = append(items, map[string]any{"kind": "sql#user", "name": name, "instance": fakeSQLInstance,
+				"project": "acme-dify-dev", "type": "BUILT_IN"})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"kind": "sql#usersList", "items": items})
+	case sqlUsersPath.MatchString(r.URL.Path) && r.Method == http.MethodPut:
+		name := r.URL.Query().Get("name")
+		var body struct{ Name, Password string }
+		raw, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(raw, &body); err != nil || r.Header.Get("Content-Type") != "application/json" {
+			apiError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+			return true
+		}
+		if _, ok := f.sqlUsers[name]; !ok || body.Name != name {
+			apiError(w, http.StatusNotFound, "NOT_FOUND", "The user does not exist.")
+			return true
+		}
+		if f.sqlBusy > 0 {
+			f.sqlBusy--
+			apiError(w, http.StatusConflict, "ABORTED", "Operation failed because another operation was already in progress.")
+			return true
+		}
+		if body.Password == "" {
+			apiError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "password")
+			return true
+		}
+		f.sqlUsers[name] = body.Password
+		f.passwords = append(f.passwords, body.Password)
+		op := fmt.Sprintf("op-%d", len(f.passwords))
+		f.sqlOps[op] = f.opPolls
+		json.NewEncoder(w).Encode(map[string]any{"kind": "sql#operation", "name": op, "status": "PENDING",
+			"operationType": "UPDATE_USER", "targetId": fakeSQLInstance})
+	case sqlOpPath.MatchString(r.URL.Path) && r.Method == http.MethodGet:
+		op := sqlOpPath.FindStringSubmatch(r.URL.Path)[1]
+		left, ok := f.sqlOps[op]
+		if !ok {
+			apiError(w, http.StatusNotFound, "NOT_FOUND", "The operation does not exist.")
+			return true
+		}
+		status := "DONE"
+		if left > 0 {
+			f.sqlOps[op] = left - 1
+			status = "RUNNING"
+		}
+		json.NewEncoder(w).Encode(map[string]any{"kind": "sql#operation", "name": op, "status": status,
+			"operationType": "UPDATE_USER", "targetId": fakeSQLInstance})
+	case r.URL.Path == redisAuthPath && r.Method == http.MethodGet:
+		if f.redisAuth == "" { // AUTH off: the API answers an empty InstanceAuthString
+			w.Write([]byte("{}"))
+			return true
+		}
+		json.NewEncoder(w).Encode(map[string]string{"authString": f.redisAuth})
+	default:
+		return false
+	}
+	return true
+}
 
 func (f *fakeSecretManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
@@ -68,18 +165,30 @@ func (f *fakeSecretManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "no or wrong token")
 		return
 	}
+	if f.sqlDeny > 0 && (sqlUsersPath.MatchString(r.URL.Path) || r.URL.Path == redisAuthPath) {
+		f.sqlDeny--
+		apiError(w, http.StatusForbidden, "PERMISSION_DENIED", "The client is not authorized to make this request.")
+		return
+	}
+	if f.deny > 0 && (accessPath.MatchString(r.URL.Path) || addPath.MatchString(r.URL.Path)) {
+		f.deny--
+		apiError(w, http.StatusForbidden, "PERMISSION_DENIED", "Permission 'secretmanager.versions.access' denied for resource (or it may not exist).")
+		return
+	}
+	if f.serveManaged(w, r) {
+		return
+	}
 	if m := accessPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodGet {
 		if f.failWith != 0 {
 			apiError(w, f.failWith, "PERMISSION_DENIED", "Permission 'secretmanager.versions.access' denied")
 			return
 		}
-		vs, ok := f.versions[m[1]]
-		if !ok {
-			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret ["+m[1]+"] not found.")
-			return
-		}
+		// Secret Manager gives the same answer for a secret without versions
+		// and for one it does not know (gcloud prints it as "NOT_FOUND:
+		// Secret [projects/N/secrets/X] not found or has no versions.").
+		vs := f.versions[m[1]]
 		if len(vs) == 0 {
-			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret Version [latest] not found or has no versions.")
+			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret [projects/1234/secrets/"+m[1]+"] not found or has no versions.")
 			return
 		}
 		json.NewEncoder(w).Encode(map[string]any{
@@ -90,7 +199,7 @@ func (f *fakeSecretManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if m := addPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodPost {
 		if _, ok := f.versions[m[1]]; !ok {
-			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret ["+m[1]+"] not found.")
+			apiError(w, http.StatusNotFound, "NOT_FOUND", "Secret [projects/1234/secrets/"+m[1]+"] not found.")
 			return
 		}
 		var body struct {
@@ -135,31 +244,75 @@ func (f *fakeSecretManager) count(secret string) int {
 	return len(f.versions[secret])
 }
 
-// hostFixture is a data disk folder with Dify's 1.8.1 release unpacked (as far
-// as .env is concerned) and `current` pointing at it.
+// hostFixture is a data disk folder with a copy of Dify 1.8.1's real docker/
+// folder in releases/1.8.1 (volumes/ linked to the shared volumes folder, as
+// on the VM), a docker stand-in (testdata/fake-docker, which resolves the
+// compose configuration with compose-go) and a private TMPDIR.
 type hostFixture struct {
 	root, dataMnt, docker string
+	stubs, state, tmp     string
+	env                   []string // added to the functions' environment
+	// vars are shell assignments after the deployment's (the data tier's
+	// values: vmTierVars, or managedTierVars).
+	vars string
 }
 
+// vmTierVars and managedTierVars are the data tier's variables as the
+// rendered script sets them for the dev stack (managedDevValues).
+const (
+	vmTierVars      = `DATA_TIER=vm DB_HOST= DB_INSTANCE= DB_USER= REDIS_HOST= REDIS_PORT=0 REDIS_INSTANCE= FILES_BUCKET=`
+	managedTierVars = `DATA_TIER=managed DB_HOST=10.20.0.3 DB_INSTANCE=` + fakeSQLInstance + ` DB_USER=dify REDIS_HOST=10.20.1.4 REDIS_PORT=6379 REDIS_INSTANCE=` + fakeRedisInstance + ` FILES_BUCKET=acme-dify-dev-dify-dev-files`
+)
+
 func newHostFixture(t *testing.T) hostFixture {
+	return newHostFixtureAt(t, "1.8.1")
+}
+
+func newHostFixtureAt(t *testing.T, version string) hostFixture {
 	t.Helper()
 	root := t.TempDir()
-	h := hostFixture{root: root, dataMnt: filepath.Join(root, "data")}
-	h.docker = filepath.Join(h.dataMnt, "releases", "1.8.1", "docker")
-	if err := os.MkdirAll(h.docker, 0o755); err != nil {
-		t.Fatal(err)
+	h := hostFixture{root: root, dataMnt: filepath.Join(root, "data"), stubs: filepath.Join(root, "stubs"),
+		state: filepath.Join(root, "docker-state"), tmp: filepath.Join(root, "tmp"), vars: vmTierVars}
+	h.docker = filepath.Join(h.dataMnt, "releases", version, "docker")
+	for _, d := range []string{h.docker, h.stubs, h.state, h.tmp, filepath.Join(h.dataMnt, "volumes")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	example, err := os.ReadFile(filepath.Join(hostscriptDir(t), "testdata", "env.example"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(h.docker, ".env.example"), example, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(h.dataMnt, "volumes"), 0o755); err != nil {
+	copyRelease(t, version, h.docker)
+	if err := os.Symlink(filepath.Join(hostscriptDir(t), "testdata", "fake-docker"), filepath.Join(h.stubs, "docker")); err != nil {
 		t.Fatal(err)
 	}
 	return h
+}
+
+func (h hostFixture) calls() string {
+	b, _ := os.ReadFile(filepath.Join(h.root, "calls"))
+	return string(b)
+}
+
+// testImages is the release table's 1.8.1 row, as the host component passes it.
+func testImages(version string) map[string]string {
+	m := map[string]string{}
+	for s, img := range config.Releases()[version].Images {
+		m[s] = img
+	}
+	return m
+}
+
+// imagesDecl is the IMAGES and STATEFUL arrays as the rendered script declares them.
+func imagesDecl(version string) string {
+	var b strings.Builder
+	b.WriteString("declare -rA IMAGES=(")
+	for s, img := range testImages(version) {
+		fmt.Fprintf(&b, "[%s]=%s ", s, shellQuote(img))
+	}
+	b.WriteString(")\ndeclare -rA STATEFUL=(")
+	for s, m := range StatefulServices() {
+		fmt.Fprintf(&b, "[%s]=%s ", s, shellQuote(m))
+	}
+	b.WriteString(")\n")
+	return b.String()
 }
 
 // runStartupFunctions sources the startup libraries with the deployment's
@@ -168,25 +321,31 @@ func runStartupFunctions(t *testing.T, h hostFixture, srv *httptest.Server, body
 	t.Helper()
 	need(t, "jq", "/usr/bin/jq")
 	dir := hostscriptDir(t)
+	version := filepath.Base(filepath.Dir(h.docker))
 	script := fmt.Sprintf(`set -euo pipefail
 set -E
-STACK=dev PROJECT=acme-dify-dev DIFY_VERSION=1.8.1
-PLUGIN_DAEMON_IMAGE=langgenius/dify-plugin-daemon:0.2.0-local SANDBOX_IMAGE=langgenius/dify-sandbox:0.2.12
+STACK=dev PROJECT=acme-dify-dev DIFY_VERSION=%[5]s
+%[6]s
 PUBLIC_URL=https://dify.example.com BROWSER_URL=https://dify.example.com UPLOAD_LIMIT_MIB=15 BODY_LIMIT_MIB=16
 APP_SECRETS_SECRET=dify-dev-app-secrets ADMIN_PASSWORD_SECRET=dify-dev-admin-password
+%[7]s
 DIFY_PORT=%[3]d HEALTH_PATH=%[4]s
 source %[1]s/startup/common.sh
 source %[1]s/startup/secrets.sh
+source %[1]s/startup/managed.sh
 source %[1]s/startup/dify.sh
 trap 'on_error "$?" "$LINENO" "$BASH_COMMAND"' ERR
 trap 'on_exit' EXIT
 %[2]s
-`, dir, body, topology.DifyPort, topology.DifyHealthPath)
+`, dir, body, topology.DifyPort, topology.DifyHealthPath, version, imagesDecl(version), h.vars)
 	cmd := exec.Command("bash", "-c", script)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
+	cmd.Env = append([]string{
+		"PATH=" + h.stubs + ":" + os.Getenv("PATH"),
 		"HOME=" + h.root,
-		"DOCKER_CONFIG=" + os.Getenv("DOCKER_CONFIG"), // where a docker compose plugin may be
+		"TMPDIR=" + h.tmp,
+		"STUB_LOG=" + filepath.Join(h.root, "calls"),
+		"FAKE_DOCKER_STATE=" + h.state,
+		"FAKE_COMPOSECONFIG=" + composeConfigBin(t),
 		"DIFY_DATA_MNT=" + h.dataMnt,
 		"DIFY_LIB_DIR=" + filepath.Join(dir, "startup"),
 		"DIFY_RUN_DIR=" + filepath.Join(h.root, "run"),
@@ -194,7 +353,9 @@ trap 'on_exit' EXIT
 		"DIFY_CONSOLE=/dev/null",
 		"DIFY_METADATA_URL=" + srv.URL + "/computeMetadata/v1",
 		"DIFY_SECRETMANAGER_URL=" + srv.URL + "/v1",
-	}
+		"DIFY_SM_RETRY_DELAY=0", "DIFY_SM_RETRY_ATTEMPTS=4",
+		"DIFY_SQLADMIN_URL=" + srv.URL + "/sqladmin/v1", "DIFY_REDIS_API_URL=" + srv.URL + "/redis/v1", "DIFY_SQL_POLL_SECONDS=0",
+	}, h.env...)
 	return run(t, cmd)
 }
 
@@ -292,12 +453,12 @@ RESULT="env written"`
 		"APP_WEB_URL": "https://dify.example.com", "FILES_URL": "https://dify.example.com",
 		"TRIGGER_URL": "https://dify.example.com", "INTERNAL_FILES_URL": "http://api:5001",
 		"ENDPOINT_URL_TEMPLATE":  "https://dify.example.com/e/{hook_id}",
-		"UPLOAD_FILE_SIZE_LIMIT": "15", "NGINX_CLIENT_MAX_BODY_SIZE": "16M", "MIGRATION_ENABLED": "true",
+		"UPLOAD_FILE_SIZE_LIMIT": "15", "UPLOAD_IMAGE_FILE_SIZE_LIMIT": "10", "UPLOAD_VIDEO_FILE_SIZE_LIMIT": "15",
+		"UPLOAD_AUDIO_FILE_SIZE_LIMIT": "15", "PLUGIN_MAX_PACKAGE_SIZE": "15728640",
+		"NGINX_CLIENT_MAX_BODY_SIZE": "16M", "MIGRATION_ENABLED": "true",
+		"VECTOR_STORE": "weaviate", "COMPOSE_PROFILES": "weaviate", "WEAVIATE_AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "false",
 		// Untouched settings keep the example's values.
 		"DB_USERNAME": "postgres", "PGDATA": "/var/lib/postgresql/data/pgdata", "EXPOSE_PLUGIN_DEBUGGING_PORT": "5003",
-		"COMPOSE_PROFILES": "${VECTOR_STORE:-weaviate}",
-		// Unused stores' settings that held a published default are blanked.
-		"QDRANT_API_KEY": "", "PGVECTOR_PASSWORD": "", "OCEANBASE_VECTOR_PASSWORD": "",
 	}
 	for k, v := range want {
 		if got, ok := env[k]; !ok || got != v {
@@ -305,10 +466,28 @@ RESULT="env written"`
 		}
 	}
 	raw, _ := os.ReadFile(envPath)
+	settings := regexp.MustCompile(`(?m)^#.*$`).ReplaceAllString(string(raw), "") // Dify's comments quote examples
 	for _, d := range publishedDefaults {
-		if strings.Contains(string(raw), d) {
-			t.Errorf(".env still contains the published default %q", d)
+		if strings.Contains(settings, d) {
+			t.Errorf(".env still sets the published default %q", d)
 		}
+	}
+	// Settings of stores and services this deployment does not run get values
+	// of their own: blank, compose would bring the published default back.
+	derived := map[string]bool{}
+	for _, k := range []string{"QDRANT_API_KEY", "PGVECTOR_PASSWORD", "OCEANBASE_VECTOR_PASSWORD", "MILVUS_PASSWORD",
+		"OPENSEARCH_PASSWORD", "MINIO_SECRET_KEY", "COUCHBASE_PASSWORD", "ELASTICSEARCH_PASSWORD", "RESEND_API_KEY"} {
+		v, ok := env[k]
+		if k == "MILVUS_PASSWORD" { // published default empty: left as it is
+			if v != "" {
+				t.Errorf("%s has no published default and should stay empty", k)
+			}
+			continue
+		}
+		if !ok || !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(v) || derived[v] {
+			t.Errorf(".env %s should be a value of this deployment's own (40 hex digits, distinct): %q", k, redact(v, app, admin))
+		}
+		derived[v] = true
 	}
 	secrets := append([]string{fakeToken, admin}, mapValues(app)...)
 	for _, s := range secrets {
@@ -365,6 +544,9 @@ func mapValues(m map[string]string) []string {
 func redact(s string, app map[string]string, admin string) string {
 	for k, v := range app {
 		s = strings.ReplaceAll(s, v, "<"+k+">")
+	}
+	if admin == "" {
+		return s
 	}
 	return strings.ReplaceAll(s, admin, "<INIT_PASSWORD>")
 }
@@ -440,8 +622,8 @@ write_env "$RELEASES/1.8.1/docker"`
 		if sm.count("dify-dev-app-secrets") != 0 {
 			t.Errorf("must not generate secrets when Secret Manager cannot be read")
 		}
-		if !strings.Contains(res.out, "HTTP 403") {
-			t.Errorf("the HTTP status should be logged:\n%s", res.out)
+		if !strings.Contains(res.out, "reading secret dify-dev-app-secrets failed: HTTP 403") || !strings.Contains(res.out, "attempt 3 of 4") {
+			t.Errorf("the HTTP status should be logged, after the retries:\n%s", res.out)
 		}
 	})
 
@@ -449,8 +631,26 @@ write_env "$RELEASES/1.8.1/docker"`
 		_, srv := newFakeSecretManager(t) // neither secret exists
 		h := newHostFixture(t)
 		res := runStartupFunctions(t, h, srv, body)
-		if res.exitCode == 0 || !strings.Contains(res.out, "HTTP 404") {
-			t.Fatalf("a missing secret should fail with the HTTP status (exit %d):\n%s", res.exitCode, res.out)
+		if res.exitCode == 0 || !strings.Contains(res.out, "adding a version to secret dify-dev-app-secrets failed: HTTP 404") ||
+			!strings.Contains(res.out, "attempt 3 of 4") {
+			t.Fatalf("a missing secret should be waited for, then fail with the HTTP status (exit %d):\n%s", res.exitCode, res.out)
+		}
+	})
+
+	t.Run("waits while the IAM grant propagates", func(t *testing.T) {
+		sm, srv := newFakeSecretManager(t, "dify-dev-app-secrets", "dify-dev-admin-password")
+		sm.deny = 3 // 403 for the first three calls, as right after `pulumi up`
+		h := newHostFixture(t)
+		res := runStartupFunctions(t, h, srv, body)
+		if res.exitCode != 0 {
+			t.Fatalf("a 403 right after the grant must be retried (exit %d):\n%s", res.exitCode, res.out)
+		}
+		if !strings.Contains(res.out, "Secret Manager answered HTTP 403 to read dify-dev-app-secrets (PERMISSION_DENIED") ||
+			!strings.Contains(res.out, "can take minutes to propagate; retrying") {
+			t.Errorf("the retries should be logged with the reason:\n%s", res.out)
+		}
+		if sm.count("dify-dev-app-secrets") != 1 || !strings.Contains(res.out, "first install: generating application secrets") {
+			t.Errorf("after the wait, an empty secret is still a first install (%d versions):\n%s", sm.count("dify-dev-app-secrets"), res.out)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -281,6 +283,7 @@ func runScript(t *testing.T, name string, env []string, args ...string) scriptRe
 		"DIFY_BACKUP_CONFIG=/nonexistent",
 		"DIFY_CLOUD_LOGGING=0", // tests that check Cloud Logging entries turn it on with fake-gcloud
 		"DIFY_LOCK_FILE=" + filepath.Join(t.TempDir(), "lock"),
+		"DIFY_TMP_ROOT=" + t.TempDir(),
 	}, env...)
 	return run(t, cmd)
 }
@@ -302,4 +305,160 @@ func run(t *testing.T, cmd *exec.Cmd) scriptResult {
 		res.exitCode = ee.ExitCode()
 	}
 	return res
+}
+
+// upstream returns Dify's own docker/ folder of release version, from
+// ../shared/upstream (DIFY_UPSTREAM_DIR overrides where that is; a relative
+// path is from the repository root). Like need, a
+// missing folder fails the test under CI and skips it loudly elsewhere: these
+// tests are worth nothing on an excerpt.
+func upstream(t *testing.T, version string) string {
+	t.Helper()
+	root := os.Getenv("DIFY_UPSTREAM_DIR")
+	switch {
+	case root == "":
+		root = filepath.Join(hostscriptDir(t), "..", "..", "shared", "upstream")
+	case !filepath.IsAbs(root):
+		root = filepath.Join(hostscriptDir(t), "..", root)
+	}
+	dir := filepath.Join(root, "dify-"+version, "docker")
+	if _, err := os.Stat(filepath.Join(dir, "docker-compose.yaml")); err != nil {
+		msg := fmt.Sprintf("Dify %s's docker/ folder is not at %s (%v): this test runs on the real release only", version, dir, err)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip("SKIPPED, NOT PASSED: " + msg)
+	}
+	return dir
+}
+
+// copyRelease copies Dify version's docker/ folder to dst, writable, as the
+// VM lays it out: volumes/ is a symlink to the shared volumes folder
+// (../../../volumes from releases/<version>/docker), seeded with the
+// release's own volume files.
+func copyRelease(t *testing.T, version, dst string) {
+	t.Helper()
+	src := upstream(t, version)
+	volumes := filepath.Join(dst, "..", "..", "..", "volumes")
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if rel == "volumes" || strings.HasPrefix(rel, "volumes"+string(filepath.Separator)) {
+			target = filepath.Join(volumes, strings.TrimPrefix(rel, "volumes"))
+			if _, err := os.Lstat(target); err == nil {
+				return nil
+			}
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case info.Mode()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		default:
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(target, b, info.Mode().Perm()|0o200)
+		}
+	})
+	if err == nil {
+		err = os.RemoveAll(filepath.Join(dst, "volumes"))
+	}
+	if err == nil {
+		err = os.Symlink("../../../volumes", filepath.Join(dst, "volumes"))
+	}
+	if err != nil {
+		t.Fatalf("copying Dify %s's docker/ folder: %v", version, err)
+	}
+}
+
+var composeConfig struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// composeConfigBin builds hostscript/internal/composeconfig once per test
+// binary: compose-go resolving a project as `docker compose config` does.
+func composeConfigBin(t *testing.T) string {
+	t.Helper()
+	composeConfig.once.Do(func() {
+		dir, err := os.MkdirTemp("", "composeconfig-")
+		if err != nil {
+			composeConfig.err = err
+			return
+		}
+		composeConfig.path = filepath.Join(dir, "composeconfig")
+		cmd := exec.Command("go", "build", "-o", composeConfig.path, "./internal/composeconfig")
+		cmd.Dir = hostscriptDir(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			composeConfig.err = fmt.Errorf("go build ./internal/composeconfig: %v\n%s", err, out)
+		}
+	})
+	if composeConfig.err != nil {
+		t.Fatal(composeConfig.err)
+	}
+	return composeConfig.path
+}
+
+// resolve runs `docker compose config --format json` (compose-go) in dir with
+// env added, and decodes it.
+func resolve(t *testing.T, dir string, env ...string) composeProject {
+	t.Helper()
+	cmd := exec.Command(composeConfigBin(t), "--format", "json")
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("compose config in %s: %v\n%s", dir, err, stderr.String())
+	}
+	var p composeProject
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatalf("compose config JSON: %v", err)
+	}
+	p.raw = out
+	return p
+}
+
+// composeProject is what `docker compose config --format json` prints,
+// reduced to what the tests read.
+type composeProject struct {
+	Name     string                    `json:"name"`
+	Services map[string]composeService `json:"services"`
+	raw      []byte
+}
+
+type composeService struct {
+	Image       string             `json:"image"`
+	Environment map[string]*string `json:"environment"`
+	Command     []string           `json:"command"`
+	Entrypoint  []string           `json:"entrypoint"`
+	Ports       []struct {
+		HostIP    string `json:"host_ip"`
+		Target    int    `json:"target"`
+		Published string `json:"published"`
+	} `json:"ports"`
+	Profiles []string `json:"profiles"`
+}
+
+// env returns a service's environment value ("" when unset or null).
+func (s composeService) env(k string) string {
+	if v := s.Environment[k]; v != nil {
+		return *v
+	}
+	return ""
 }

@@ -45,6 +45,16 @@ const (
 	// DashboardURL opens the stack's Cloud Monitoring dashboard in the
 	// console (docs/operations.md shows its layout).
 	DashboardURL = "dashboardUrl"
+	// DataTier is vm or managed: where Dify keeps its state. The program
+	// also reads it back on the next update, to refuse moving a managed stack
+	// back to vm.
+	DataTier = "dataTier"
+	// DatabaseInstance is the Cloud SQL instance's name on the managed tier
+	// (gcloud sql ... --instance NAME); empty on the vm tier.
+	DatabaseInstance = "databaseInstance"
+	// FilesBucket is the bucket holding Dify's files on the managed tier;
+	// empty on the vm tier, where they are on the data disk.
+	FilesBucket = "filesBucket"
 )
 
 // Spec describes one output for documentation and checks.
@@ -72,6 +82,9 @@ func All() []Spec {
 		{ProxyServiceAccount, "Email of the Cloud Run service's service account", "dify-prod-proxy@acme.iam.gserviceaccount.com"},
 		{AdminPasswordSecret, "Secret Manager secret id of Dify's initial admin password", "dify-prod-admin-password"},
 		{DashboardURL, "The stack's Cloud Monitoring dashboard in the console", "https://console.cloud.google.com/monitoring/dashboards/builder/0f1e2d3c-...?project=acme-dify-prod"},
+		{DataTier, "Where Dify keeps its state: vm (the VM's data disk) or managed (Cloud SQL, Memorystore, a files bucket)", "managed"},
+		{DatabaseInstance, "Cloud SQL instance name on the managed tier (empty on vm)", "dify-prod-db"},
+		{FilesBucket, "Bucket holding Dify's files on the managed tier (empty on vm)", "acme-dify-prod-dify-prod-files"},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dify-gcp/dify-gcp/armor"
 	"github.com/dify-gcp/dify-gcp/config"
+	"github.com/dify-gcp/dify-gcp/datatier"
 	"github.com/dify-gcp/dify-gcp/signals"
 )
 
@@ -58,8 +59,25 @@ func Prices() map[string]Price {
 		"monitoring/alerting": {1.50, "condition-month", "cloud.google.com/monitoring/alerts/cost-control (alerting policies)", true},
 		"monitoring/series":   {0.35, "million time series returned by alert conditions", "cloud.google.com/monitoring/alerts/cost-control (alerting policies)", true},
 		"monitoring/uptime":   {0.30, "thousand executions over the first million of each billing account and month", "cloud.google.com/stackdriver/pricing (uptime checks)", true},
+		// The managed data tier (Cloud SQL Enterprise edition; HA doubles
+		// vCPU, memory and storage). Not in the reference notes: every one
+		// is to be checked on the pricing pages for the region.
+		"sql/vcpu":       {0.0535, "vCPU-hour (Enterprise, zonal)", sqlPricing, true},
+		"sql/memory":     {0.0091, "GiB-hour (Enterprise, zonal)", sqlPricing, true},
+		"sql/ssd":        {0.221, "GiB-month (zonal)", sqlPricing, true},
+		"sql/backup":     {0.104, "GiB-month", sqlPricing, true},
+		"sql/f1-micro":   {0.0137, "hour (shared core, zonal)", sqlPricing, true},
+		"sql/g1-small":   {0.0455, "hour (shared core, zonal)", sqlPricing, true},
+		"redis/basic":    {0.0637, "GB-hour (Basic, 1-4 GB)", redisPricing, true},
+		"redis/standard": {0.0832, "GB-hour (Standard, 1-4 GB)", redisPricing, true},
 	}
 }
+
+// Where the managed tier's prices come from.
+const (
+	sqlPricing   = "cloud.google.com/sql/pricing (asia-northeast1)"
+	redisPricing = "cloud.google.com/memorystore/docs/redis/pricing (asia-northeast1; larger capacity tiers cost less per GB)"
+)
 
 // Assumptions behind the quantities that config alone does not fix.
 const (
@@ -73,6 +91,9 @@ const (
 	BackupShare = 0.5
 	// ProxyImageGiB is the size of one proxy image version.
 	ProxyImageGiB = 0.02
+	// FilesGiB is the size of Dify's files assumed in the managed tier's
+	// bucket (the vm tier keeps them on the data disk).
+	FilesGiB = 10
 	// EdgeRequestsPerMonth and EdgeGiBPerMonth are the traffic assumed through
 	// the edge, for its per-request and per-GiB charges: a team of about a
 	// hundred people using Dify daily.
@@ -146,6 +167,10 @@ func EstimateFor(cfg *config.Config) Estimate {
 			DataFullness*100, DailyChange*100, BackupShare*100, EdgeRequestsPerMonth/1_000_000, EdgeGiBPerMonth,
 			LogEntriesPerRequest, LogEntryKiB, LogEntriesPerRequest+1, ContainerLogGiBPerMonth, AgentChargeableSeries),
 	}
+	if cfg.IsManaged() {
+		e.Assumes += fmt.Sprintf("; on the managed tier, Cloud SQL's storage %.0f%% full, %.0f%% changing daily, and %d GiB of files",
+			DataFullness*100, DailyChange*100, FilesGiB)
+	}
 	add := func(item, qty string, usd float64, note string) {
 		usd = math.Round(usd*100) / 100
 		e.Lines = append(e.Lines, Line{Item: item, Quantity: qty, USD: usd, Note: note})
@@ -208,6 +233,9 @@ func EstimateFor(cfg *config.Config) Estimate {
 		add("Cloud Armor requests", fmt.Sprintf("%.0f million (assumed)", EdgeRequestsPerMonth/1e6), EdgeRequestsPerMonth/1e6*req.USD, checkNote(req))
 	}
 	signalLines(cfg, hours, add)
+	if cfg.IsManaged() {
+		managedLines(cfg, add)
+	}
 	if cfg.ProxyMinInstances > 0 {
 		secs := float64(HoursPerMonth * 3600 * cfg.ProxyMinInstances)
 		cpu, mem := p["run/idle-vcpu"], p["run/idle-gib"]
@@ -261,6 +289,42 @@ func signalLines(cfg *config.Config, vmHours float64, add func(item, qty string,
 		float64(conditions)*cond.USD+returned*series.USD, checkNote(cond))
 	up := p["monitoring/uptime"]
 	add("uptime checks", fmt.Sprintf("%.0f executions", probes), math.Max(0, probes-1e6)/1000*up.USD, "within the free million of the billing account")
+}
+
+// managedLines prices the managed data tier: Cloud SQL's instance, storage
+// and backups (HA doubles the instance and its storage), Memorystore by
+// provisioned GB, and the files bucket.
+func managedLines(cfg *config.Config, add func(item, qty string, usd float64, note string)) {
+	p, m := Prices(), cfg.Managed
+	ha, avail := 1.0, "zonal"
+	if m.DatabaseHighAvailability {
+		ha, avail = 2, "REGIONAL, a standby in a second zone: twice the zonal price"
+	}
+	tier, err := datatier.ParseSQLTier(m.DatabaseTier)
+	if err == nil && tier.Shared {
+		price := p["sql/"+strings.TrimPrefix(tier.Name, "db-")]
+		add("Cloud SQL "+tier.Name, fmt.Sprintf("%d h", HoursPerMonth), ha*HoursPerMonth*price.USD, avail+"; "+checkNote(price))
+	} else if err == nil {
+		cpu, mem := p["sql/vcpu"], p["sql/memory"]
+		gib := float64(tier.MemoryMiB) / 1024
+		add("Cloud SQL "+tier.Name, fmt.Sprintf("%d vCPU, %.3g GiB, %d h", tier.VCPUs, gib, HoursPerMonth),
+			ha*HoursPerMonth*(float64(tier.VCPUs)*cpu.USD+gib*mem.USD), avail+"; "+checkNote(cpu))
+	}
+	ssd := p["sql/ssd"]
+	add("Cloud SQL storage SSD", fmt.Sprintf("%d GiB", m.DatabaseDiskGiB), ha*float64(m.DatabaseDiskGiB)*ssd.USD, "grows by itself as data grows; "+checkNote(ssd))
+	used := float64(m.DatabaseDiskGiB) * DataFullness
+	backupGiB := used + used*DailyChange*float64(m.DatabaseBackups)
+	bk := p["sql/backup"]
+	add("Cloud SQL backups", fmt.Sprintf("%.1f GiB (%d daily backups)", backupGiB, m.DatabaseBackups), backupGiB*bk.USD,
+		"incremental after the first; point-in-time recovery's logs not included; "+checkNote(bk))
+
+	redis := p["redis/basic"]
+	if m.RedisTier == datatier.RedisStandardHA {
+		redis = p["redis/standard"]
+	}
+	add("Memorystore for Redis "+m.RedisTier, fmt.Sprintf("%d GB, %d h", m.RedisMemoryGB, HoursPerMonth), float64(m.RedisMemoryGB)*HoursPerMonth*redis.USD, checkNote(redis))
+	gcs := p["gcs/standard"]
+	add("files bucket", fmt.Sprintf("%d GiB (assumed)", FilesGiB), FilesGiB*gcs.USD, "soft delete keeps deleted files 7 days more; "+checkNote(gcs))
 }
 
 func checkNote(p Price) string {
@@ -356,6 +420,9 @@ func Warnings(cfg *config.Config) []string {
 	if cfg.ProxyMinInstances == 0 {
 		w = append(w, "proxyMinInstances is 0: the first request after idle waits for a cold start")
 	}
+	if cfg.IsManaged() {
+		w = append(w, managedWarnings(cfg)...)
+	}
 	return w
 }
 
@@ -363,4 +430,27 @@ func Warnings(cfg *config.Config) []string {
 func armorSettings(cfg *config.Config) armor.Settings {
 	return armor.Settings{WAF: string(cfg.WAFMode), AllowedRanges: cfg.AllowedSourceRanges,
 		PerMinute: cfg.RateLimitPerMinute, SignInPerMinute: cfg.SignInRateLimitPerMinute}
+}
+
+// managedWarnings are what a reviewer should know of a stack on the managed
+// tier even though it is valid.
+func managedWarnings(cfg *config.Config) []string {
+	w := []string{
+		"the managed tier: Cloud SQL and its databases, the files bucket and the data disk are protected; `pulumi destroy` stops at them, and at the private services connection while Cloud SQL still holds it (docs/managed.md, \"Destroying\")",
+		"the managed tier: the provider reads Memorystore's AUTH string into the stack's state, where it is kept encrypted as a secret; whoever can read the state (pulumi stack export --show-secrets) can read it",
+		"the managed tier: traffic to Memorystore is not encrypted in transit (an accepted exception: the plugin daemon 0.2.0 cannot verify its CA); it stays inside the VPC's private services peering, behind AUTH",
+	}
+	if !cfg.Managed.DatabaseHighAvailability {
+		w = append(w, "the managed tier: Cloud SQL is zonal; a zone failure stops Dify until the zone returns (dify-gcp:databaseHighAvailability true adds a standby)")
+	}
+	if cfg.Managed.RedisTier == datatier.RedisBasic {
+		w = append(w, "the managed tier: Memorystore is BASIC, one node; maintenance or a zone failure empties Dify's queue")
+	}
+	if cfg.VMStartCron != "" {
+		w = append(w, "the managed tier: the VM schedule stops the VM only; Cloud SQL and Memorystore run, and bill, around the clock")
+	}
+	if tier, err := datatier.ParseSQLTier(cfg.Managed.DatabaseTier); err == nil && tier.Shared {
+		w = append(w, fmt.Sprintf("the managed tier: %s is shared-core, without an SLA, and allows %d connections; Dify's api, worker and plugin daemon pool up to about 160", tier.Name, datatier.MaxConnections(tier.MemoryMiB)))
+	}
+	return w
 }

@@ -133,3 +133,60 @@ func TestEstimateSignals(t *testing.T) {
 		t.Errorf("total %.2f is not the sum of its lines %.2f", e.TotalUSD, sum)
 	}
 }
+
+// The managed tier adds Cloud SQL, Memorystore and the files bucket at their
+// list prices; HA doubles the instance and its storage, so a reviewer sees
+// what REGIONAL and STANDARD_HA cost.
+func TestManagedEstimate(t *testing.T) {
+	vm := config.Config{MachineType: "e2-standard-2", Provisioning: config.Standard, BootDiskGiB: 30, DataDiskGiB: 100,
+		DataDiskType: "pd-balanced", SnapshotRetentionDays: 14, BackupIntervalHours: 6, BackupRetentionDays: 30, DataTier: "vm"}
+	zonal := vm
+	zonal.DataTier = "managed"
+	zonal.Managed = config.ManagedSettings{DatabaseTier: "db-custom-2-7680", DatabaseDiskGiB: 20, DatabaseBackups: 7,
+		DatabaseLogRetentionDays: 7, RedisTier: "BASIC", RedisMemoryGB: 1}
+	ha := zonal
+	ha.Managed.DatabaseHighAvailability, ha.Managed.RedisTier = true, "STANDARD_HA"
+
+	line := func(e Estimate, prefix string) Line {
+		for _, l := range e.Lines {
+			if len(l.Item) >= len(prefix) && l.Item[:len(prefix)] == prefix {
+				return l
+			}
+		}
+		t.Fatalf("no line %q in %+v", prefix, e.Lines)
+		return Line{}
+	}
+	ev, ez, eh := EstimateFor(&vm), EstimateFor(&zonal), EstimateFor(&ha)
+	for _, l := range ev.Lines {
+		if l.Item[:5] == "Cloud" && l.Item[:9] == "Cloud SQL" {
+			t.Errorf("the vm tier prices %s", l.Item)
+		}
+	}
+	// 730 h x (2 x 0.0535 + 7.5 x 0.0091) = 127.93 zonal; HA twice that.
+	if got := line(ez, "Cloud SQL db-custom-2-7680").USD; got != 127.93 {
+		t.Errorf("zonal instance %.2f, want 127.93", got)
+	}
+	if got := line(eh, "Cloud SQL db-custom-2-7680").USD; got != 255.87 {
+		t.Errorf("REGIONAL instance %.2f, want 255.87", got)
+	}
+	if z, h := line(ez, "Cloud SQL storage").USD, line(eh, "Cloud SQL storage").USD; h != 2*z || z != 4.42 {
+		t.Errorf("storage zonal %.2f, REGIONAL %.2f: want 4.42 and twice that", z, h)
+	}
+	// Memorystore: 730 h x 1 GB x 0.0637 (Basic), x 0.0832 (Standard).
+	if b, s := line(ez, "Memorystore").USD, line(eh, "Memorystore").USD; b != 46.5 || s != 60.74 {
+		t.Errorf("Memorystore basic %.2f, standard %.2f", b, s)
+	}
+	if ez.TotalUSD <= ev.TotalUSD || eh.TotalUSD <= ez.TotalUSD {
+		t.Errorf("totals vm %.2f, zonal %.2f, HA %.2f do not rise", ev.TotalUSD, ez.TotalUSD, eh.TotalUSD)
+	}
+	for _, l := range eh.Lines {
+		if l.Item[:5] == "Cloud" && l.Note == "" {
+			t.Errorf("%s has no note (prices not in the reference notes must say so)", l.Item)
+		}
+	}
+	shared := zonal
+	shared.Managed.DatabaseTier = "db-g1-small"
+	if got := line(EstimateFor(&shared), "Cloud SQL db-g1-small").USD; got != 33.21 { // 730 x 0.0455 = 33.215, rounded down in binary
+		t.Errorf("shared-core %.2f, want 33.21", got)
+	}
+}

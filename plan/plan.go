@@ -21,12 +21,16 @@ import (
 
 // Plan is the reviewable desired state of one stack.
 type Plan struct {
-	Stack      string      `json:"stack"`
-	Project    string      `json:"project"`
-	Components []Component `json:"components"`
-	Outputs    []Output    `json:"outputs"`
-	Warnings   []string    `json:"warnings"`
-	Cost       Estimate    `json:"cost"`
+	Stack string `json:"stack"`
+	// Variant names the variant planned (plan.Variants), Overrides the keys
+	// changed from the stack file; both empty for a stack file as it is.
+	Variant    string            `json:"variant,omitempty"`
+	Overrides  map[string]string `json:"overrides,omitempty"`
+	Project    string            `json:"project"`
+	Components []Component       `json:"components"`
+	Outputs    []Output          `json:"outputs"`
+	Warnings   []string          `json:"warnings"`
+	Cost       Estimate          `json:"cost"`
 }
 
 // Component groups the resources one ComponentResource created.

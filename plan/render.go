@@ -45,6 +45,13 @@ func JSON(w io.Writer, p *Plan) error {
 func Table(w io.Writer, p *Plan) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Plan for stack %q (project %s): %d resources in %d components\n", p.Stack, p.Project, p.ResourceCount(), len(p.Components))
+	if len(p.Overrides) > 0 {
+		name := "the stack file"
+		if p.Variant != "" {
+			name = "variant " + p.Variant + ": the stack file"
+		}
+		fmt.Fprintf(&b, "(%s with %s)\n", name, overridesText(p.Overrides))
+	}
 	for _, c := range p.Components {
 		fmt.Fprintf(&b, "\n%s %s", c.Type, c.Name)
 		if len(c.DependsOn) > 0 {
@@ -127,7 +134,7 @@ func tableSettings() map[string][]string {
 		"compute/disk":                         {"size", "type", "zone"},
 		"compute/diskResourcePolicyAttachment": {"disk", "name"},
 		"compute/instance":                     {"machineType", "zone", "scheduling.provisioningModel", "deletionProtection", "serviceAccount.email", "metadata", "networkInterfaces", "shieldedInstanceConfig", "bootDisk.initializeParams.image", "attachedDisks", "resourcePolicies"},
-		"storage/bucket":                       {"name", "uniformBucketLevelAccess", "publicAccessPrevention", "lifecycleRules", "forceDestroy"},
+		"storage/bucket":                       {"name", "uniformBucketLevelAccess", "publicAccessPrevention", "lifecycleRules", "forceDestroy", "softDeletePolicy", "labels." + topology.BucketLabel},
 		"storage/bucketIAMMember":              iam,
 		"artifactregistry/repository":          {"repositoryId", "cleanupPolicies"},
 		"docker/image":                         {"imageName", "build.platform"},
@@ -144,6 +151,11 @@ func tableSettings() map[string][]string {
 		"monitoring/dashboard":           {"dashboardJson"},
 		"monitoring/notificationChannel": {"type", "labels"},
 		"logging/metric":                 {"filter"},
+		"sql/databaseInstance": {"databaseVersion", "deletionProtection", "settings.tier", "settings.edition", "settings.availabilityType",
+			"settings.ipConfiguration", "settings.backupConfiguration", "settings.deletionProtectionEnabled", "settings.diskSize", "settings.locationPreference"},
+		"sql/database":           {"name"},
+		"redis/instance":         {"tier", "memorySizeGb", "redisVersion", "authEnabled", "connectMode", "transitEncryptionMode", "authorizedNetwork"},
+		"projects/iAMCustomRole": {"roleId", "permissions"},
 	}
 }
 

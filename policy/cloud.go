@@ -9,7 +9,7 @@ package policy
 // policy pack. docs/policies.md lists them with the defect each would have
 // caught.
 func CloudRules() []Policy {
-	return []Policy{
+	return append([]Policy{
 		{
 			ID: "api-enabled", Title: "Every resource's API is enabled by the stack or by the documented bootstrap, before the resource",
 			Severity: High, Reference: "https://cloud.google.com/service-usage/docs/enable-disable; terraform-provider-google v5.42.0 google/services/resourcemanager/resource_google_project_service.go (reads through Cloud Resource Manager); policy.ServiceAPIs",
@@ -170,7 +170,7 @@ func CloudRules() []Policy {
 			Fix:       "pass network.ID() and subnetwork.ID() (projects/P/global/networks/N, projects/P/regions/R/subnetworks/N) instead of their selfLink (components/network.go)",
 			check:     checkDirectVPCIDs,
 		},
-	}
+	}, dataTierCloudRules()...)
 }
 
 // All returns the security policies and then the cloud rules: what the policy

@@ -44,7 +44,7 @@ func cloudCases() []cloudCase {
 			s.Resources = keep
 		}, "needs iam.googleapis.com, which neither the stack"},
 		{"api-enabled", "dev", "a resource type nobody mapped to an API", func(t *testing.T, s *policy.Stack) {
-			add(s, "gcp:redis/instance:Instance", "cache", map[string]any{"name": "cache"}, nil)
+			add(s, "gcp:bigtable/instance:Instance", "vectors", map[string]any{"name": "vectors"}, nil)
 		}, "has no entry in policy.ServiceAPIs"},
 		{"api-enabled", "dev", "a resource that does not wait for its API", func(t *testing.T, s *policy.Stack) {
 			first(t, *s, tBucket, nil).DependsOn = nil
@@ -154,6 +154,70 @@ func cloudCases() []cloudCase {
 			set(t, first(t, *s, tRun, nil), "https://www.googleapis.com/compute/v1/projects/acme-dify-prod/regions/asia-northeast1/subnetworks/dify-prod-run-subnet",
 				"template", "vpcAccess", "networkInterfaces", 0, "subnetwork")
 		}, "Direct VPC egress subnetwork is the self link"},
+
+		// The managed data tier.
+		{"api-enabled", "managed", "Cloud SQL without the Admin API", func(t *testing.T, s *policy.Stack) {
+			var keep []policy.Resource
+			for _, r := range s.Resources {
+				if !(r.Type == tAPI && r.Props["service"] == "sqladmin.googleapis.com") {
+					keep = append(keep, r)
+				}
+			}
+			s.Resources = keep
+		}, "needs sqladmin.googleapis.com"},
+		{"sql-tier", "managed", "a MySQL machine type", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), "db-n1-standard-2", "settings", "tier")
+		}, "not a Cloud SQL tier for PostgreSQL"},
+		{"sql-tier", "dev-managed", "three vCPUs", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), "db-custom-3-11520", "settings", "tier")
+		}, "1 or an even number"},
+		{"sql-ssl-mode-pair", "managed", "the legacy flag contradicting ENCRYPTED_ONLY", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), true, "settings", "ipConfiguration", "requireSsl")
+		}, "sslMode ENCRYPTED_ONLY with requireSsl true"},
+		{"sql-ha-needs-pitr", "managed", "REGIONAL without point-in-time recovery", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), false, "settings", "backupConfiguration", "pointInTimeRecoveryEnabled")
+		}, "is REGIONAL without backupConfiguration.pointInTimeRecoveryEnabled"},
+		{"sql-log-retention", "managed", "fourteen days of logs in Enterprise", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), float64(14), "settings", "backupConfiguration", "transactionLogRetentionDays")
+		}, "keeps 14 days of transaction logs; its edition allows 1-7"},
+		{"private-services-first", "managed", "Cloud SQL created before the peering", func(t *testing.T, s *policy.Stack) {
+			first(t, *s, tSQL, nil).DependsOn = nil
+		}, "does not wait for the Service Networking connection"},
+		{"private-services-first", "dev-managed", "Memorystore waiting for a connection on another network", func(t *testing.T, s *policy.Stack) {
+			c := first(t, *s, tConnection, nil)
+			set(t, c, "projects/elsewhere/global/networks/other", "network")
+			delete(c.PropertyDeps, "network")
+		}, "gcp:redis/instance:Instance dify-dev-redis takes a private address"},
+		{"psa-range", "managed", "an external peering range", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tGlobalAddress, func(r policy.Resource) bool { return r.Props["purpose"] == "VPC_PEERING" }), "EXTERNAL", "addressType")
+		}, "addressType EXTERNAL, not INTERNAL"},
+		{"psa-range", "dev-managed", "a range without a prefix length", func(t *testing.T, s *policy.Stack) {
+			del(t, first(t, *s, tGlobalAddress, func(r policy.Resource) bool { return r.Props["purpose"] == "VPC_PEERING" }), "prefixLength")
+		}, "no prefixLength"},
+		{"name-custom-role", "managed", "a role id with hyphens, as the stack name has", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tCustomRole, nil), "dify-prod-db-client", "roleId")
+		}, `roleId "dify-prod-db-client" is not 3-64 letters`},
+		{"name-custom-role", "dev-managed", "a role name instead of a permission", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tCustomRole, nil), []any{"roles/cloudsql.client"}, "permissions")
+		}, `"roles/cloudsql.client" is not a permission name`},
+		{"name-managed-instances", "managed", "a Cloud SQL name with an underscore", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), "dify_prod_db", "name")
+		}, `Cloud SQL instance name "dify_prod_db"`},
+		{"name-managed-instances", "dev-managed", "a Memorystore id of 41 characters", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tRedis, nil), "dify-"+strings.Repeat("x", 36), "name")
+		}, "is not 1-40 lowercase letters"},
+		{"redis-size", "managed", "a terabyte of Redis", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tRedis, nil), float64(1000), "memorySizeGb")
+		}, "has 1000 GB; it takes 1-300"},
+		{"redis-size", "dev-managed", "a tier Memorystore does not have", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tRedis, nil), "STANDARD", "tier")
+		}, "has tier STANDARD"},
+		{"labels", "managed", "a Cloud SQL label with a capital", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), "Prod", "settings", "userLabels", "stack")
+		}, `label stack = "Prod"`},
+		{"name-compute", "managed", "a peering range with a capital", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tGlobalAddress, func(r policy.Resource) bool { return r.Props["purpose"] == "VPC_PEERING" }), "Dify-prod-psa", "name")
+		}, "is not an RFC 1035 label"},
 	}
 }
 

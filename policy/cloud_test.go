@@ -8,6 +8,7 @@ import (
 
 	"github.com/dify-gcp/dify-gcp/config"
 	"github.com/dify-gcp/dify-gcp/graph"
+	"github.com/dify-gcp/dify-gcp/plan"
 	"github.com/dify-gcp/dify-gcp/policy"
 	"github.com/dify-gcp/dify-gcp/stack"
 	"github.com/dify-gcp/dify-gcp/topology"
@@ -39,7 +40,20 @@ func variants() []variant {
 		{name: "dns-zone-and-allow-list", base: "prod", override: map[string]string{"dify-gcp:dnsZone": "example-com",
 			"dify-gcp:wafMode": "enforce", "dify-gcp:allowedSourceRanges": `["203.0.113.0/24"]`}},
 		{name: "prebuilt-image", base: "dev", override: map[string]string{"dify-gcp:proxyImage": digest}},
+		// The managed data tier: prod's committed variant (plan.Variants),
+		// and dev on it (zonal, BASIC, deletion protection off).
+		{name: "managed", base: "prod", override: managedOverride()},
+		{name: "dev-managed", base: "dev", override: map[string]string{"dify-gcp:dataTier": "managed"}},
 	}
+}
+
+// managedOverride is the prod-managed variant's change to prod.
+func managedOverride() map[string]string {
+	v, ok := plan.FindVariant("prod-managed")
+	if !ok {
+		panic("no prod-managed variant")
+	}
+	return maps.Clone(v.Set)
 }
 
 // runVariant runs the real program for a variant.

@@ -92,6 +92,12 @@ func ServiceAPIs() map[string]string {
 		typeDashboard:     monitor,
 		typeBucketConfig:  logs,
 		typeLogExclusion:  logs,
+		// The managed data tier.
+		typeConnection:  "servicenetworking.googleapis.com",
+		typeSQLInstance: "sqladmin.googleapis.com",
+		typeSQLDatabase: "sqladmin.googleapis.com",
+		typeRedis:       "redis.googleapis.com",
+		typeCustomRole:  iam,
 	}
 }
 

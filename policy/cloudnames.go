@@ -89,6 +89,7 @@ func computeNamed() map[string]string {
 	return map[string]string{
 		typeNetwork: "name", typeSubnetwork: "name", typeFirewall: "name", typeAddress: "name",
 		typeDisk: "name", typeInstance: "name", typeResourcePolicy: "name", typeRepository: "repositoryId",
+		typeGlobalAddress: "name",
 	}
 }
 
@@ -114,6 +115,9 @@ func checkLabels(s Stack) []finding {
 			continue
 		}
 		labels, ok := r.Props["labels"].(map[string]any)
+		if r.Type == typeSQLInstance { // Cloud SQL's are settings.userLabels
+			labels, ok = must(r.Get("settings", "userLabels")).(map[string]any)
+		}
 		if !ok {
 			continue
 		}

@@ -161,6 +161,9 @@ func checkBucketNotPublic(s Stack) []finding {
 func checkBackupLifecycle(s Stack) []finding {
 	var out []finding
 	for _, b := range s.ByType(typeBucket) {
+		if isFilesBucket(b) {
+			continue // Dify's files, which nothing may delete (files-bucket-keeps-files)
+		}
 		rules, _ := b.Get("lifecycleRules")
 		if isUnknown(rules) || hasDeleteByAge(asList(rules)) {
 			continue

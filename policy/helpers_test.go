@@ -25,10 +25,23 @@ const (
 	tNEG            = "gcp:compute/regionNetworkEndpointGroup:RegionNetworkEndpointGroup"
 	tBackend        = "gcp:compute/backendService:BackendService"
 	tIAPMember      = "gcp:iap/webBackendServiceIamMember:WebBackendServiceIamMember"
+	tSQL            = "gcp:sql/databaseInstance:DatabaseInstance"
+	tSQLDatabase    = "gcp:sql/database:Database"
+	tRedis          = "gcp:redis/instance:Instance"
+	tConnection     = "gcp:servicenetworking/connection:Connection"
+	tGlobalAddress  = "gcp:compute/globalAddress:GlobalAddress"
+	tCustomRole     = "gcp:projects/iAMCustomRole:IAMCustomRole"
 )
 
-// shippedStacks are the stack files of the repository, and the iap variant.
-func shippedStacks() []string { return []string{"dev", "prod", "iap"} }
+// filesBucket matches the bucket of Dify's files.
+func filesBucket(r policy.Resource) bool { v, _ := r.Get("labels", "dify-bucket"); return v == "files" }
+
+// backupBucket matches any other bucket.
+func backupBucket(r policy.Resource) bool { return !filesBucket(r) }
+
+// shippedStacks are the stack files of the repository, the iap variant and
+// the managed tier's.
+func shippedStacks() []string { return []string{"dev", "prod", "iap", "managed", "dev-managed"} }
 
 // shipped runs the real program for a stack file of the repository, or one of
 // the variants (cloud_test.go), and returns its resources in the policy model.

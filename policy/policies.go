@@ -27,7 +27,7 @@ const (
 
 // Policies returns every policy, in the order reports list them.
 func Policies() []Policy {
-	return []Policy{
+	return append([]Policy{
 		{
 			ID: "vm-dedicated-service-account", Title: "VMs run as a dedicated service account, never the default compute one",
 			Severity: High, Reference: "CIS GCP 4.1, 4.2", Local: true,
@@ -176,8 +176,8 @@ func Policies() []Policy {
 			ID: "backup-lifecycle", Title: "Backup retention is a bucket lifecycle rule",
 			Severity: Medium, Reference: "DESIGN.md lesson: backups automatic, retention declarative",
 			Local: true,
-			Fix:   `give the bucket a lifecycle rule with action.type "Delete" and condition.age set to the retention in days (config backupRetentionDays; components/backups.go)`,
+			Fix:   `give the bucket a lifecycle rule with action.type "Delete" and condition.age set to the retention in days (config backupRetentionDays; components/backups.go); only the files bucket, labelled ` + topology.BucketLabel + "=" + topology.FilesBucket + `, has none`,
 			check: checkBackupLifecycle,
 		},
-	}
+	}, dataTierPolicies()...)
 }

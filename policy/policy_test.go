@@ -269,6 +269,69 @@ func badCases() []badCase {
 		{"backup-lifecycle", "prod", "a delete rule without an age", func(t *testing.T, s *policy.Stack) {
 			del(t, bucket(t, s), "lifecycleRules", 0, "condition", "age")
 		}, "no lifecycle rule deleting objects by age"},
+		{"backup-lifecycle", "managed", "the backup bucket taken for the files bucket's exemption", func(t *testing.T, s *policy.Stack) {
+			b := first(t, *s, tBucket, backupBucket)
+			del(t, b, "lifecycleRules")
+		}, "no lifecycle rule deleting objects by age"},
+
+		// The managed data tier.
+		{"sql-no-public-ip", "managed", "a public address", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), true, "settings", "ipConfiguration", "ipv4Enabled")
+		}, "has a public IP address (ipConfiguration.ipv4Enabled is true)"},
+		{"sql-no-public-ip", "dev-managed", "ipv4Enabled left out, which the provider turns on", func(t *testing.T, s *policy.Stack) {
+			del(t, first(t, *s, tSQL, nil), "settings", "ipConfiguration", "ipv4Enabled")
+		}, "ipConfiguration.ipv4Enabled is unset"},
+		{"sql-requires-ssl", "managed", "unencrypted connections allowed", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), "ALLOW_UNENCRYPTED_AND_ENCRYPTED", "settings", "ipConfiguration", "sslMode")
+		}, "accepts connections without SSL (sslMode ALLOW_UNENCRYPTED_AND_ENCRYPTED)"},
+		{"sql-requires-ssl", "dev-managed", "no SSL setting at all", func(t *testing.T, s *policy.Stack) {
+			del(t, first(t, *s, tSQL, nil), "settings", "ipConfiguration", "sslMode")
+		}, "sslMode unset"},
+		{"sql-backups-and-pitr", "managed", "backups off", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), false, "settings", "backupConfiguration", "enabled")
+		}, "automated backups are off"},
+		{"sql-backups-and-pitr", "dev-managed", "no point-in-time recovery", func(t *testing.T, s *policy.Stack) {
+			del(t, first(t, *s, tSQL, nil), "settings", "backupConfiguration", "pointInTimeRecoveryEnabled")
+		}, "point-in-time recovery is off"},
+		{"sql-backups-and-pitr", "managed", "no backup kept", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), float64(0), "settings", "backupConfiguration", "backupRetentionSettings", "retainedBackups")
+		}, "keeps 0 of retainedBackups"},
+		{"sql-protected", "managed", "Cloud SQL's deletion protection off", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), false, "settings", "deletionProtectionEnabled")
+		}, "deletion protection off"},
+		{"sql-protected", "dev-managed", "the instance not protected by Pulumi", func(t *testing.T, s *policy.Stack) {
+			first(t, *s, tSQL, nil).Protect = false
+		}, "is not protected by Pulumi"},
+		{"sql-protected", "managed", "a database not protected", func(t *testing.T, s *policy.Stack) {
+			first(t, *s, tSQLDatabase, nil).Protect = false
+		}, "would drop it"},
+		{"redis-auth", "managed", "AUTH off", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tRedis, nil), false, "authEnabled")
+		}, "without AUTH (authEnabled false)"},
+		{"redis-auth", "dev-managed", "AUTH left out (the API's default is off)", func(t *testing.T, s *policy.Stack) {
+			del(t, first(t, *s, tRedis, nil), "authEnabled")
+		}, "authEnabled unset"},
+		{"files-bucket-keeps-files", "managed", "a lifecycle rule on the files", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tBucket, filesBucket), []any{map[string]any{"action": map[string]any{"type": "Delete"}, "condition": map[string]any{"age": float64(30)}}}, "lifecycleRules")
+		}, "has a lifecycle rule deleting objects"},
+		{"files-bucket-keeps-files", "dev-managed", "soft delete off, as on the backup bucket", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tBucket, filesBucket), float64(0), "softDeletePolicy", "retentionDurationSeconds")
+		}, "turns soft delete off"},
+		{"files-bucket-keeps-files", "managed", "unprotected and force-destroyed", func(t *testing.T, s *policy.Stack) {
+			b := first(t, *s, tBucket, filesBucket)
+			b.Protect = false
+			set(t, b, true, "forceDestroy")
+		}, "force-destroyed with its files"},
+		{"bucket-not-public", "managed", "the files bucket without public access prevention", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tBucket, filesBucket), "inherited", "publicAccessPrevention")
+		}, `publicAccessPrevention "inherited"`},
+		{"bucket-uniform-access", "managed", "the files bucket with object ACLs", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tBucket, filesBucket), false, "uniformBucketLevelAccess")
+		}, "uniform bucket-level access"},
+		{"no-service-account-keys", "managed", "a key for Dify's google-storage backend", func(t *testing.T, s *policy.Stack) {
+			sa := first(t, *s, tAccount, nil)
+			add(s, tKey, "files-key", map[string]any{"serviceAccountId": sa.Props["accountId"]}, map[string][]string{"serviceAccountId": {sa.URN}})
+		}, "user-managed service account key"},
 	}
 }
 
@@ -335,6 +398,21 @@ func TestLocalPoliciesJudgeEachResourceAlone(t *testing.T) {
 				t.Errorf("whole stack:%s\none resource at a time:%s", describe(whole), describe(alone))
 			}
 		})
+	}
+}
+
+// Redis without TLS is reported with its reason but does not fail, and an
+// instance with TLS is not reported at all.
+func TestRedisTransitException(t *testing.T) {
+	s := shipped(t, "managed", false)
+	vs := of(t, s, "redis-in-transit-encryption")
+	if len(vs) != 1 || vs[0].Fails() || !strings.Contains(vs[0].Message, "without TLS (transitEncryptionMode DISABLED)") ||
+		!strings.Contains(vs[0].Excepted, "plugin daemon") {
+		t.Fatalf("want one accepted finding naming the plugin daemon, got:%s", describe(vs))
+	}
+	set(t, first(t, s, tRedis, nil), "SERVER_AUTHENTICATION", "transitEncryptionMode")
+	if vs := of(t, s, "redis-in-transit-encryption"); len(vs) > 0 {
+		t.Errorf("an instance with TLS is reported:%s", describe(vs))
 	}
 }
 

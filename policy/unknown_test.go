@@ -113,6 +113,28 @@ func TestUnknownValuesDoNotFail(t *testing.T) {
 		{"a delete rule without an age", func(t *testing.T, s *policy.Stack) {
 			set(t, first(t, *s, tBucket, nil), unknown, "lifecycleRules", 0, "condition", "age")
 		}},
+		// The managed data tier.
+		{"a public address", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), unknown, "settings", "ipConfiguration", "ipv4Enabled")
+		}},
+		{"a public address", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), unknown, "settings", "ipConfiguration")
+		}},
+		{"unencrypted connections allowed", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), unknown, "settings", "ipConfiguration", "sslMode")
+		}},
+		{"backups off", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), unknown, "settings", "backupConfiguration")
+		}},
+		{"Cloud SQL's deletion protection off", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tSQL, nil), unknown, "settings", "deletionProtectionEnabled")
+		}},
+		{"AUTH off", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tRedis, nil), unknown, "authEnabled")
+		}},
+		{"a lifecycle rule on the files", func(t *testing.T, s *policy.Stack) {
+			set(t, first(t, *s, tBucket, filesBucket), []any{unknown}, "lifecycleRules")
+		}},
 	}
 	bad := map[string]badCase{}
 	for _, c := range badCases() {

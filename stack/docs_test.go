@@ -25,6 +25,22 @@ func TestDocsListDeployerRoles(t *testing.T) {
 	}
 }
 
+// TestDocsListManagedTierRoles: the roles a managed-tier deployer needs
+// besides are listed wherever a deployer is set up.
+func TestDocsListManagedTierRoles(t *testing.T) {
+	for _, doc := range []string{"../docs/deploy.md", "../docs/ci.md", "../docs/managed.md"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, role := range components.ManagedTierDeployerRoles() {
+			if !strings.Contains(string(b), role) {
+				t.Errorf("%s does not list %s, which a managed-tier `pulumi up` needs (components.ManagedTierDeployerRoles)", doc, role)
+			}
+		}
+	}
+}
+
 // TestDeployStartsWithTheBootstrap: docs/deploy.md opens with the one command
 // a fresh project needs before the program can run, enabling exactly what
 // the program cannot (topology.BootstrapAPIs) and granting the deployer's

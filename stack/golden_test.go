@@ -20,11 +20,24 @@ var update = flag.Bool("update", false, "rewrite the golden plans in docs/plans 
 // infrastructure changes these files, and review sees the change as a diff.
 const goldenDir = "../docs/plans"
 
-// TestGoldenPlans renders each stack offline in every format and compares it
-// with the committed files.
-func TestGoldenPlans(t *testing.T) {
+// planned is every committed plan: the stack files and the variants
+// (plan.Variants), by the name of their files in docs/plans.
+func planned() map[string]func() (*plan.Plan, error) {
+	out := map[string]func() (*plan.Plan, error){}
 	for _, name := range []string{"dev", "prod"} {
-		p, err := plan.ForStack("..", name, stack.Program)
+		out[name] = func() (*plan.Plan, error) { return plan.ForStack("..", name, stack.Program) }
+	}
+	for _, v := range plan.Variants() {
+		out[v.Name] = func() (*plan.Plan, error) { return plan.ForVariant("..", v, stack.Program) }
+	}
+	return out
+}
+
+// TestGoldenPlans renders each stack and variant offline in every format and
+// compares it with the committed files.
+func TestGoldenPlans(t *testing.T) {
+	for name, render := range planned() {
+		p, err := render()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +48,7 @@ func TestGoldenPlans(t *testing.T) {
 			}
 			// A second run must give the same bytes: the plan is only
 			// reviewable as a diff if it is deterministic.
-			again, err := plan.ForStack("..", name, stack.Program)
+			again, err := render()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -41,6 +41,28 @@ import (
 //     address_type, description, ip_version, network, network_tier,
 //     prefix_length, purpose, region, subnetwork, project.
 //
+// And for the managed data tier:
+//
+//   - google/services/sql/resource_sql_database_instance.go: name, project,
+//     region, encryption_key_name, settings.collation, settings.disk_type,
+//     settings.time_zone, replica_configuration; by CustomizeDiff a
+//     shrinking settings.disk_size (which the program ignores: Cloud SQL
+//     grows the disk) and removing settings.ip_configuration.private_network.
+//     The tier, availability_type, backups and flags update in place (with a
+//     restart);
+//   - google/services/sql/resource_sql_database.go: instance, name, project;
+//   - google/services/redis/resource_redis_instance.go: name, project,
+//     region, location_id, alternative_location_id, tier, authorized_network,
+//     connect_mode, reserved_ip_range, transit_encryption_mode,
+//     customer_managed_key; by CustomizeDiff a lower redis_version.
+//     memory_size_gb updates in place;
+//   - resource_compute_global_address.go: name, address, address_type,
+//     description, ip_version, network, prefix_length, purpose, project;
+//   - google/services/servicenetworking/resource_service_networking_connection.go:
+//     network, service;
+//   - google/services/resourcemanager/resource_google_project_iam_custom_role.go:
+//     role_id, project.
+//
 // Property names are Pulumi's (camelCase, lists plural).
 func forceNew() map[string][]string {
 	return map[string][]string{
@@ -54,6 +76,15 @@ func forceNew() map[string][]string {
 		tBucket:  {"name", "location", "project", "enableObjectRetention", "customPlacementConfig"},
 		tSecret:  {"secretId", "project", "replication"},
 		tAddress: {"name", "address", "addressType", "description", "ipVersion", "network", "networkTier", "prefixLength", "purpose", "region", "subnetwork", "project"},
+
+		tSQL: {"name", "project", "region", "encryptionKeyName", "settings.collation", "settings.diskType",
+			"settings.timeZone", "replicaConfiguration"},
+		tSQLDatabase: {"instance", "name", "project"},
+		tRedis: {"name", "project", "region", "locationId", "alternativeLocationId", "tier", "authorizedNetwork",
+			"connectMode", "reservedIpRange", "transitEncryptionMode", "customerManagedKey"},
+		tGlobalAddr: {"name", "address", "addressType", "description", "ipVersion", "network", "prefixLength", "purpose", "project"},
+		tConnection: {"network", "service"},
+		tCustomRole: {"roleId", "project"},
 	}
 }
 
@@ -82,6 +113,13 @@ func replacements(t *testing.T, before, after *graph.Graph) []string {
 			case tDisk:
 				if bs, as := number(b, "size"), number(a, "size"); as < bs {
 					out = append(out, fmt.Sprintf("%s %s: size shrinks %v -> %v", typ, b.Name, bs, as))
+				}
+			case tSQL:
+				if bs, as := number(b, "settings.diskSize"), number(a, "settings.diskSize"); as < bs && !slices.Contains(a.IgnoreChanges, "settings.diskSize") {
+					out = append(out, fmt.Sprintf("%s %s: settings.diskSize shrinks %v -> %v", typ, b.Name, bs, as))
+				}
+				if p := "settings.ipConfiguration.privateNetwork"; normalized(before, b, p) != "<unset>" && normalized(after, a, p) == "<unset>" {
+					out = append(out, fmt.Sprintf("%s %s: %s removed", typ, b.Name, p))
 				}
 			case tInstance:
 				// network_ip may change only together with the network.
@@ -169,17 +207,17 @@ func TestInPlaceChangesReplaceNothing(t *testing.T) {
 		{"dev", "no VM schedule", map[string]string{"dify-gcp:vmStartCron": "", "dify-gcp:vmStopCron": ""}},
 		{"dev", "monitoring on", map[string]string{"dify-gcp:monitoring": "true", "dify-gcp:alertEmails": `["ops@example.com"]`,
 			"dify-gcp:backupIntervalHours": "12", "dify-gcp:vmStartCron": "", "dify-gcp:vmStopCron": ""}},
+		// The managed tier resizes, turns HA on and changes its backups in
+		// place (Cloud SQL restarts for the first two).
+		{"prod-managed", "a larger Cloud SQL tier", map[string]string{"dify-gcp:databaseTier": "db-custom-4-15360"}},
+		{"prod-managed", "more backups and a larger Redis", map[string]string{"dify-gcp:databaseBackups": "30", "dify-gcp:databaseLogRetentionDays": "3", "dify-gcp:redisMemoryGb": "5"}},
+		{"prod-managed", "a smaller initial Cloud SQL disk (ignored: Cloud SQL grows it)", map[string]string{"dify-gcp:databaseDiskGiB": "10"}},
+		{"dev-managed", "HA turned on", map[string]string{"dify-gcp:databaseHighAvailability": "true"}},
+		{"dev-managed", "deletion protection on", map[string]string{"dify-gcp:deletionProtection": "true"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.stack+"/"+tc.name, func(t *testing.T) {
-			before, _, err := run(t, tc.stack, nil, graph.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			after, _, err := run(t, tc.stack, tc.change, graph.Options{})
-			if err != nil {
-				t.Fatalf("the changed configuration is refused: %v", err)
-			}
+			before, after := runChange(t, tc.stack, tc.change)
 			if r := replacements(t, before, after); len(r) > 0 {
 				t.Errorf("%s would replace stateful resources:\n  %s", tc.name, strings.Join(r, "\n  "))
 			}
@@ -201,17 +239,15 @@ func TestReplacingChangesAreFound(t *testing.T) {
 		{"prod", "another data disk type", map[string]string{"dify-gcp:dataDiskType": "pd-ssd"}, []string{"compute/disk:Disk dify-prod-data: type"}},
 		{"prod", "a smaller data disk", map[string]string{"dify-gcp:dataDiskGiB": "50"}, []string{"dify-prod-data: size shrinks 100 -> 50"}},
 		{"prod", "another zone", map[string]string{"dify-gcp:zone": "asia-northeast1-b"}, []string{"dify-prod: zone", "dify-prod-data: zone"}},
+		// The managed tier: Memorystore's tier and the peering range are
+		// fixed once created (docs/managed.md).
+		{"dev-managed", "Redis from BASIC to STANDARD_HA", map[string]string{"dify-gcp:redisTier": "STANDARD_HA"}, []string{"redis/instance:Instance dify-dev-redis: tier"}},
+		{"dev-managed", "another service range", map[string]string{"dify-gcp:serviceRangeCidr": "10.30.0.0/20"}, []string{"globalAddress:GlobalAddress dify-dev-psa: address"}},
+		{"dev-managed", "another zone", map[string]string{"dify-gcp:zone": "asia-northeast1-b"}, []string{"dify-dev-redis: locationId"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.stack+"/"+tc.name, func(t *testing.T) {
-			before, _, err := run(t, tc.stack, nil, graph.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			after, _, err := run(t, tc.stack, tc.change, graph.Options{})
-			if err != nil {
-				t.Fatalf("the changed configuration is refused: %v", err)
-			}
+			before, after := runChange(t, tc.stack, tc.change)
 			got := replacements(t, before, after)
 			for _, w := range tc.want {
 				if !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, w) }) {
@@ -220,4 +256,29 @@ func TestReplacingChangesAreFound(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runChange runs a stack, or a managed variant of one (prod-managed: the
+// committed variant; dev-managed: dev with dify-gcp:dataTier managed), before
+// and after a change.
+func runChange(t *testing.T, name string, change map[string]string) (before, after *graph.Graph) {
+	t.Helper()
+	stackName, base := name, map[string]string{}
+	switch name {
+	case "prod-managed":
+		stackName, base = "prod", prodManaged(t)
+	case "dev-managed":
+		stackName, base = "dev", map[string]string{"dify-gcp:dataTier": "managed"}
+	}
+	changed := maps.Clone(base)
+	maps.Copy(changed, change)
+	before, _, err := run(t, stackName, base, graph.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _, err = run(t, stackName, changed, graph.Options{})
+	if err != nil {
+		t.Fatalf("the changed configuration is refused: %v", err)
+	}
+	return before, after
 }

@@ -5,9 +5,12 @@
 package stack
 
 import (
+	"fmt"
+
 	"github.com/dify-gcp/dify-gcp/armor"
 	"github.com/dify-gcp/dify-gcp/components"
 	"github.com/dify-gcp/dify-gcp/config"
+	"github.com/dify-gcp/dify-gcp/datatier"
 	"github.com/dify-gcp/dify-gcp/hostscript"
 	"github.com/dify-gcp/dify-gcp/outputs"
 	"github.com/dify-gcp/dify-gcp/signals"
@@ -25,7 +28,37 @@ func Program(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
+	previous, err := PreviousDataTier(ctx)
+	if err != nil {
+		return err
+	}
+	if err := cfg.CheckTierChange(previous); err != nil {
+		return err
+	}
 	return Deploy(ctx, cfg)
+}
+
+// PreviousDataTier is the data tier the stack's last deployment ran: the
+// dataTier output it exported, read through a stack reference to the stack
+// itself, or "" when there is none (a stack never deployed has no outputs;
+// one deployed before the output existed could only run the vm tier). The
+// read blocks, so Program decides before registering anything else; it
+// changes nothing in the cloud (a stack reference is a read of Pulumi's own
+// backend).
+func PreviousDataTier(ctx *pulumi.Context) (string, error) {
+	self := ctx.Organization() + "/" + ctx.Project() + "/" + ctx.Stack()
+	ref, err := pulumi.NewStackReference(ctx, "previous-deployment", &pulumi.StackReferenceArgs{Name: pulumi.String(self)})
+	if err != nil {
+		return "", fmt.Errorf("stack: reading the last deployment's outputs (%s): %w", self, err)
+	}
+	out, err := ref.GetOutputDetails(outputs.DataTier)
+	if err != nil {
+		// A self-managed backend of the legacy layout (before Pulumi 3.61)
+		// knows no ORGANIZATION/PROJECT/STACK names.
+		return "", fmt.Errorf("stack: reading the last deployment's %s output through %s: %w (on a self-managed backend created before Pulumi 3.61, run pulumi state upgrade)", outputs.DataTier, self, err)
+	}
+	tier, _ := out.Value.(string)
+	return tier, nil
 }
 
 // Deploy registers the whole deployment for a validated configuration.
@@ -36,6 +69,9 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 	services := components.RequiredAPIs()
 	if cfg.DNSZone != "" {
 		services = append(services, "dns.googleapis.com") // the edge's A record
+	}
+	if cfg.IsManaged() {
+		services = append(services, components.ManagedTierAPIs()...)
 	}
 	apis, err := components.NewAPIs(ctx, "apis", &components.APIsArgs{Project: cfg.Project, Services: services})
 	if err != nil {
@@ -63,6 +99,25 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		schedule = &components.VMSchedule{StartCron: cfg.VMStartCron, StopCron: cfg.VMStopCron, TimeZone: cfg.VMScheduleTimeZone}
 	}
 
+	// The managed data tier: private services access in the VPC, then Cloud
+	// SQL and Memorystore in it; the VM needs their addresses, so they come
+	// first.
+	script := hostscript.Values{
+		Stack: cfg.Stack, Project: cfg.Project, DifyVersion: cfg.DifyVersion,
+		Images:         cfg.Images,
+		UploadLimitMiB: cfg.UploadLimitMiB, BodyLimitMiB: cfg.BodyLimitMiB(),
+		BackupBucket: cfg.BackupBucketName(), BackupOnCalendar: cfg.BackupOnCalendar(),
+		DataTier: hostscript.TierVM,
+	}
+	var managed *components.HostManaged
+	if cfg.IsManaged() {
+		if managed, err = deployManagedTier(ctx, cfg, network, labels, afterAPIs); err != nil {
+			return err
+		}
+		script.DataTier = hostscript.TierManaged
+		script.Managed = hostscript.Managed{DBUser: datatier.DBUser, FilesBucket: cfg.FilesBucketName()} // the rest from the resources
+	}
+
 	host, err := components.NewHost(ctx, name, &components.HostArgs{
 		Project: cfg.Project, Region: cfg.Region, Zone: cfg.Zone, Labels: labels,
 		MachineType: cfg.MachineType, Spot: cfg.Provisioning == config.Spot,
@@ -70,12 +125,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		SnapshotRetention: cfg.SnapshotRetentionDays, DeletionProtection: cfg.DeletionProtection,
 		Subnet: network.VMSubnetSelfLink, Tag: name + "-vm",
 		Schedule: schedule, ProjectNumber: projectNumber,
-		Script: hostscript.Values{
-			Stack: cfg.Stack, Project: cfg.Project, DifyVersion: cfg.DifyVersion,
-			PluginDaemonImage: cfg.PluginDaemonImage, SandboxImage: cfg.SandboxImage,
-			UploadLimitMiB: cfg.UploadLimitMiB, BodyLimitMiB: cfg.BodyLimitMiB(),
-			BackupBucket: cfg.BackupBucketName(), BackupOnCalendar: cfg.BackupOnCalendar(),
-		},
+		Script:    script,
+		Managed:   managed,
 		PublicURL: publicURL,
 		// A private stack is used through `gcloud run services proxy`: its
 		// browser must call the origin that served the page, not run.app.
@@ -91,6 +142,17 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 	}, afterAPIs)
 	if err != nil {
 		return err
+	}
+
+	filesBucket := pulumi.String("").ToStringOutput()
+	if cfg.IsManaged() {
+		files, err := components.NewFiles(ctx, name, &components.FilesArgs{
+			Project: cfg.Project, BucketName: cfg.FilesBucketName(), Location: cfg.Region, Labels: labels, User: host.ServiceAccountMember,
+		}, afterAPIs)
+		if err != nil {
+			return err
+		}
+		filesBucket = files.BucketName
 	}
 
 	image, err := components.NewProxyImage(ctx, name+"-proxy", &components.ProxyImageArgs{
@@ -211,8 +273,53 @@ func Deploy(ctx *pulumi.Context, cfg *config.Config) error {
 		outputs.ProxyServiceAccount: service.ServiceAccountEmail,
 		outputs.AdminPasswordSecret: host.AdminPasswordSecret,
 		outputs.DashboardURL:        dashboard.URL,
+		outputs.DataTier:            pulumi.String(cfg.DataTier),
+		outputs.DatabaseInstance:    databaseInstance(managed),
+		outputs.FilesBucket:         filesBucket,
 	} {
 		ctx.Export(k, v)
 	}
 	return nil
+}
+
+// deployManagedTier creates private services access, Cloud SQL and
+// Memorystore, and returns what the host needs of them.
+func deployManagedTier(ctx *pulumi.Context, cfg *config.Config, network *components.Network, labels pulumi.StringMap, opts ...pulumi.ResourceOption) (*components.HostManaged, error) {
+	name, m := cfg.Name(), cfg.Managed
+	access, err := components.NewPrivateServiceAccess(ctx, name, &components.PrivateServiceAccessArgs{
+		Network: network.NetworkID, CIDR: m.ServiceRangeCIDR,
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	db, err := components.NewDatabase(ctx, name, &components.DatabaseArgs{
+		Project: cfg.Project, Region: cfg.Region, Zone: cfg.Zone, Labels: labels,
+		Tier: m.DatabaseTier, DiskGiB: m.DatabaseDiskGiB, HighAvailability: m.DatabaseHighAvailability,
+		Backups: m.DatabaseBackups, LogRetentionDays: m.DatabaseLogRetentionDays, DeletionProtection: cfg.DeletionProtection,
+		Network: network.NetworkID, Access: access,
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := components.NewCache(ctx, name, &components.CacheArgs{
+		Project: cfg.Project, Region: cfg.Region, Zone: cfg.Zone, Labels: labels,
+		Tier: m.RedisTier, MemoryGB: m.RedisMemoryGB, Network: network.NetworkID, Access: access,
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &components.HostManaged{
+		DBHost: db.PrivateIP, DBInstance: db.InstanceName,
+		RedisHost: cache.Host, RedisPort: cache.Port, RedisInstance: cache.Instance,
+		ClientRoles: map[string]pulumi.StringInput{"db-client": db.ClientRole, "cache-client": cache.ClientRole},
+	}, nil
+}
+
+// databaseInstance is the Cloud SQL instance's name on the managed tier, ""
+// on the vm tier.
+func databaseInstance(m *components.HostManaged) pulumi.StringInput {
+	if m == nil {
+		return pulumi.String("")
+	}
+	return m.DBInstance
 }

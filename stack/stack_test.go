@@ -145,6 +145,9 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		if cfg.DNSZone != "" {
 			want = append(want, "dns.googleapis.com")
 		}
+		if cfg.IsManaged() {
+			want = append(want, components.ManagedTierAPIs()...)
+		}
 		slices.Sort(want)
 		if !slices.Equal(enabled, want) {
 			t.Errorf("enabled APIs %q, want %q", enabled, want)
@@ -341,9 +344,14 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 		if v, _ := b.Get("forceDestroy"); v.BoolValue() == cfg.DeletionProtection {
 			t.Errorf("forceDestroy %v with deletion protection %v", v.BoolValue(), cfg.DeletionProtection)
 		}
-		iam := g.ByType(tBucketIAM)
+		var iam []*graph.Resource
+		for _, gr := range g.ByType(tBucketIAM) {
+			if gr.Parent == g.Find(tBackups, n+"-backups").URN {
+				iam = append(iam, gr)
+			}
+		}
 		if len(iam) != 1 {
-			t.Fatalf("%d bucket grants, want 1", len(iam))
+			t.Fatalf("%d backup bucket grants, want 1", len(iam))
 		}
 		sa := must(t, g, tAccount, n+"-vm")
 		if iam[0].String("member") != "serviceAccount:"+n+"-vm@"+cfg.Project+".iam.gserviceaccount.com" ||
@@ -529,6 +537,10 @@ func checkGraph(t *testing.T, g *graph.Graph, cfg *config.Config) {
 			t.Error("VM alert does not watch the VM")
 		}
 	})
+
+	if !cfg.IsManaged() {
+		t.Run("vm tier", func(t *testing.T) { checkVMTier(t, g, cfg) })
+	}
 
 	t.Run("schedule", func(t *testing.T) {
 		vm := must(t, g, tInstance, n)

@@ -43,3 +43,11 @@ const (
 func BootstrapAPIs() []string {
 	return []string{"cloudresourcemanager.googleapis.com", "serviceusage.googleapis.com"}
 }
+
+// The bucket label saying what a bucket holds: the backup bucket's lifecycle
+// rule deletes, the files bucket must never lose a file, and the policies
+// tell them apart by it.
+const (
+	BucketLabel = "dify-bucket"
+	FilesBucket = "files"
+)

@@ -21,6 +21,21 @@
 #   DIFY_LOCK_FILE   serialises backups, restores and upgrades
 #   DIFY_CLOUD_LOGGING  1 (default): also write the run's outcome to Cloud
 #                    Logging, log "dify-backup", for the backup alerts
+#   DIFY_TMP_ROOT    where the run's private folder goes (default /run, tmpfs)
+#   DIFY_DATA_TIER   vm (default): PostgreSQL in the compose stack, weaviate's
+#                    files; managed: Cloud SQL, reached as DIFY_PG_USER with the
+#                    password in DIFY_DIR/.env (DB_PASSWORD) over TLS, with the
+#                    client of DIFY_PG_IMAGE (`docker run`; DIFY_DOCKER=0: the
+#                    client here), and Dify's files in DIFY_FILES_DEST
+#   DIFY_PG_HOST     Cloud SQL's private address (managed)
+#   DIFY_PG_IMAGE    the PostgreSQL client image (managed; the release's db image)
+#   DIFY_REDIS_IMAGE redis-cli's image, to flush Memorystore on a restore (managed)
+#   DIFY_VECTOR_EXTENSION  the extension Dify's pgvector store needs in database
+#                    dify (managed; default vector: tests name another, their
+#                    stand-in for Cloud SQL has no pgvector)
+#   DIFY_FILES_DEST  gs://BUCKET holding Dify's files (managed): a backup copies
+#                    them into volumes/app/storage first, so that
+#                    app-storage.tar.gz has the same layout on both tiers
 
 # The manifest: written last, so a run without one is incomplete. Its format
 # field must match; restore refuses any other.
@@ -37,6 +52,20 @@ readonly DIFY_ARCHIVES=(
 	"weaviate.tar.gz=weaviate"
 	"sandbox.tar.gz=sandbox/conf sandbox/dependencies"
 )
+# The archive only the vm tier has: its vector store's files. On the managed
+# tier the vectors are pgvector tables inside database dify, in its dump.
+readonly VM_ONLY_ARCHIVE=weaviate.tar.gz
+
+# tier_archives TIER: the DIFY_ARCHIVES entries a backup of TIER holds.
+tier_archives() {
+	local entry
+	for entry in "${DIFY_ARCHIVES[@]}"; do
+		if [[ $1 == managed && ${entry%%=*} == "$VM_ONLY_ARCHIVE" ]]; then
+			continue
+		fi
+		printf '%s\n' "$entry"
+	done
+}
 
 LOG_TAG=dify-backup
 LOG_TO_JOURNAL=0
@@ -100,7 +129,7 @@ load_config() {
 	if [[ -r $file ]]; then
 		while IFS='=' read -r key value; do
 			case $key in
-			BACKUP_DEST | DIFY_DIR | DIFY_VOLUMES | DIFY_STACK | DIFY_HEALTH_URL)
+			BACKUP_DEST | DIFY_DIR | DIFY_VOLUMES | DIFY_STACK | DIFY_HEALTH_URL | DIFY_DATA_TIER | DIFY_PG_HOST | DIFY_PG_USER | DIFY_PG_IMAGE | DIFY_REDIS_IMAGE | DIFY_FILES_DEST)
 				if [[ -z ${!key:-} ]]; then
 					printf -v "$key" '%s' "$value"
 				fi
@@ -118,6 +147,21 @@ load_config() {
 	DIFY_PG_WAIT_SECONDS=${DIFY_PG_WAIT_SECONDS:-300}
 	DIFY_HEALTH_URL=${DIFY_HEALTH_URL:-http://127.0.0.1/console/api/ping}
 	DIFY_LOCK_FILE=${DIFY_LOCK_FILE:-/run/lock/dify-backup.lock}
+	DIFY_DATA_TIER=${DIFY_DATA_TIER:-vm}
+	DIFY_VECTOR_EXTENSION=${DIFY_VECTOR_EXTENSION:-vector}
+	[[ $DIFY_VECTOR_EXTENSION =~ ^[a-z_]+$ ]] || die "DIFY_VECTOR_EXTENSION '$DIFY_VECTOR_EXTENSION' is not an extension name"
+	case $DIFY_DATA_TIER in
+	vm) ;;
+	managed)
+		[[ $DIFY_FILES_DEST == gs://?* ]] || die "DIFY_FILES_DEST must be gs://BUCKET on the managed tier, not '${DIFY_FILES_DEST:-}'"
+		DIFY_FILES_DEST=${DIFY_FILES_DEST%/}
+		if [[ $DIFY_DOCKER != 0 ]]; then
+			[[ -n ${DIFY_PG_HOST:-} && -n ${DIFY_PG_IMAGE:-} && -n ${DIFY_REDIS_IMAGE:-} ]] ||
+				die "DIFY_PG_HOST, DIFY_PG_IMAGE and DIFY_REDIS_IMAGE must be set on the managed tier"
+		fi
+		;;
+	*) die "DIFY_DATA_TIER must be vm or managed, not '$DIFY_DATA_TIER'" ;;
+	esac
 	# gcloud needs a writable configuration folder; systemd services have no HOME.
 	export CLOUDSDK_CONFIG=${CLOUDSDK_CONFIG:-/var/lib/dify-gcp/gcloud}
 	BACKUP_DEST=${BACKUP_DEST%/}
@@ -130,6 +174,27 @@ load_config() {
 	/*) DEST_KIND=local ;;
 	*) die "BACKUP_DEST must be gs://BUCKET/PREFIX or an absolute folder, not '$BACKUP_DEST'" ;;
 	esac
+}
+
+# RESTORE_MARKER (in DIFY_VOLUMES): dify-restore leaves it while it changes
+# data; the startup script and dify-backup refuse to run while it is there.
+readonly RESTORE_MARKER=.restore-in-progress
+
+# private_work NAME: a private folder (0700) on tmpfs for the run, which is
+# also its TMPDIR: bash writes here-documents larger than a pipe to TMPDIR,
+# and the default, /tmp, is on the boot disk. Sets WORK.
+private_work() {
+	WORK=$(mktemp -d "${DIFY_TMP_ROOT:-/run}/$1.XXXXXX") || die "cannot create a private folder under ${DIFY_TMP_ROOT:-/run}"
+	chmod 0700 "$WORK"
+	export TMPDIR=$WORK
+}
+
+# refuse_unfinished_restore: nothing may read or back up half-restored data.
+refuse_unfinished_restore() {
+	local marker="$DIFY_VOLUMES/$RESTORE_MARKER" run
+	[[ -f $marker ]] || return 0
+	run=$(awk -F= '$1 == "RUN" { print $2 }' "$marker")
+	die "a restore of backup ${run:-?} did not finish ($marker): finish it with 'sudo dify-restore --yes ${run:-<timestamp>}' first"
 }
 
 # take_lock: one backup, restore or upgrade at a time; wait for the one running.
@@ -240,7 +305,7 @@ dc() {
 # postgres.
 find_pg_service() {
 	PG_SERVICE=""
-	[[ $DIFY_DOCKER == 0 ]] && return 0
+	[[ $DIFY_DOCKER == 0 || $DIFY_DATA_TIER == managed ]] && return 0
 	local running s
 	running=$(dc ps --services --status running) || die "docker compose ps failed in $DIFY_DIR"
 	for s in db db_postgres; do
@@ -255,13 +320,49 @@ find_pg_service() {
 }
 
 # pg TOOL ARGS...: run a PostgreSQL client tool against Dify's server; stdin and
-# stdout pass through.
+# stdout pass through. On the managed tier the server is Cloud SQL, which takes
+# TLS only (PGSSLMODE=require), reached with the release's PostgreSQL image from
+# the host's network, the password in a pgpass file on tmpfs (pg_login).
 pg() {
-	if [[ $DIFY_DOCKER == 0 ]]; then
+	if [[ $DIFY_DATA_TIER == managed ]]; then
+		if [[ $DIFY_DOCKER == 0 ]]; then
+			PGSSLMODE=require PGPASSFILE=${PG_PASSFILE:-${PGPASSFILE:-}} "$@"
+		else
+			docker run --rm -i --network host -v "$PG_PASSFILE:$PG_PASSFILE:ro" -e PGPASSFILE="$PG_PASSFILE" \
+				-e PGHOST="$DIFY_PG_HOST" -e PGPORT=5432 -e PGSSLMODE=require "$DIFY_PG_IMAGE" "$@"
+		fi
+	elif [[ $DIFY_DOCKER == 0 ]]; then
 		"$@"
 	else
 		dc exec -T "$PG_SERVICE" "$@"
 	fi
+}
+
+# pg_login: on the managed tier, the Cloud SQL user's password (DB_PASSWORD in
+# Dify's .env, which the startup script writes) as a pgpass file in WORK.
+# Without a .env (a test's local server) libpq's own settings decide.
+PG_PASSFILE=""
+pg_login() {
+	[[ $DIFY_DATA_TIER == managed ]] || return 0
+	local env="$DIFY_DIR/.env"
+	if [[ ! -r $env ]]; then
+		[[ $DIFY_DOCKER == 0 ]] || die "$env is missing: it holds the Cloud SQL user's password (run the startup script)"
+		return 0
+	fi
+	PG_PASSFILE="$WORK/pgpass"
+	(
+		umask 077
+		printf '*:*:*:%s:' "$DIFY_PG_USER"
+		awk 'index($0, "DB_PASSWORD=") == 1 { v = substr($0, 13) } END { print v }' "$env"
+	) >"$PG_PASSFILE"
+}
+
+# files_sync SRC DST: make the files under DST those under SRC, one of them
+# DIFY_FILES_DEST (gcloud storage rsync: recursive, deleting what SRC lacks;
+# symbolic links and empty folders are not copied, and Dify's storage makes
+# neither).
+files_sync() {
+	gcloud storage rsync --recursive --delete-unmatched-destination-objects --quiet "$1" "$2"
 }
 
 # wait_for_pg: a backup fired at boot may start before the database accepts

@@ -75,7 +75,18 @@ on_exit() {
 	fi
 }
 
+# private_tmp: RUN_DIR, on tmpfs and 0700, is the run's TMPDIR too: bash
+# writes a here-string or here-document larger than a pipe to a file under
+# TMPDIR (default /tmp, on the boot disk), and the values this script handles
+# are secrets.
+private_tmp() {
+	mkdir -p "$RUN_DIR"
+	chmod 0700 "$RUN_DIR"
+	export TMPDIR=$RUN_DIR
+}
+
 # retry ATTEMPTS DELAY COMMAND...: for network steps that fail transiently.
+# (DIFY_RETRY_SLEEP replaces DELAY in tests.)
 retry() {
 	local attempts=$1 delay=$2 n=1
 	shift 2
@@ -85,7 +96,7 @@ retry() {
 			return 1
 		fi
 		warn "attempt $n of $attempts failed, retrying in ${delay}s: $*"
-		sleep "$delay"
+		sleep "${DIFY_RETRY_SLEEP:-$delay}"
 		n=$((n + 1))
 	done
 }

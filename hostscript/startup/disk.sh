@@ -3,10 +3,10 @@
 
 # ensure_data_disk: find the disk by its device name, format it only when it is
 # blank, mount it by UUID with nofail (a missing disk must not stop the boot;
-# this script refuses to go on instead), and grow the file system if the disk
-# was resized.
+# this script refuses to go on instead) through its systemd mount unit, and
+# grow the file system if the disk was resized.
 ensure_data_disk() {
-	local dev="$DISK_BY_ID/google-$DATA_DISK_DEVICE" i rc=0 fstype uuid line mounted
+	local dev="$DISK_BY_ID/google-$DATA_DISK_DEVICE" i rc=0 fstype uuid line mounted unit
 	for ((i = 0; i < 60; i++)); do
 		[[ -b $dev ]] && break
 		sleep 2
@@ -36,8 +36,14 @@ ensure_data_disk() {
 		mv /etc/fstab.dify-gcp /etc/fstab
 		systemctl daemon-reload
 	fi
+	# Through systemd's mount unit, generated from the fstab line: after an
+	# unclean stop systemd may be checking or mounting the disk itself (the
+	# nofail entry), and a bare `mount` would race it. `systemctl start` joins
+	# that job, and runs the file system check first when one is due.
 	if ! mountpoint -q "$DATA_MNT"; then
-		mount "$DATA_MNT"
+		unit=$(systemd-escape --path --suffix=mount "$DATA_MNT")
+		info "mounting $DATA_MNT ($unit)"
+		systemctl start "$unit" || die "systemctl start $unit failed: see 'systemctl status $unit' and 'journalctl -u $unit'"
 	fi
 	mounted=$(findmnt -n -o UUID --mountpoint "$DATA_MNT")
 	[[ $mounted == "$uuid" ]] || die "$DATA_MNT holds file system $mounted, expected the data disk's $uuid"

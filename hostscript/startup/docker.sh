@@ -7,6 +7,16 @@ readonly DOCKER_KEY_FINGERPRINT=9DC858229FC7DD38854AE2D88D81803C0EBFCD88
 # Compose accepts the `!override` tag that the override file needs from 2.24.4.
 readonly MIN_COMPOSE_VERSION=2.24.4
 
+# finish_dpkg: a stop during apt (a Spot VM's preemption, say) leaves dpkg
+# "interrupted", and apt refuses everything until `dpkg --configure -a` has
+# run: without this, every later boot would fail. A no-op when dpkg is fine;
+# it runs first thing on every boot, before anything installs.
+finish_dpkg() {
+	# The lock may be held for a while by unattended-upgrades: apt, which
+	# waits for it, says so plainly if dpkg is still broken after this.
+	retry 10 30 dpkg --configure -a || warn "dpkg --configure -a failed; apt may refuse to install until it succeeds"
+}
+
 apt_install() {
 	export DEBIAN_FRONTEND=noninteractive
 	# unattended-upgrades holds the dpkg lock for a while after the first boot.
@@ -16,6 +26,7 @@ apt_install() {
 
 ensure_base_packages() {
 	local p missing=()
+	DEBIAN_FRONTEND=noninteractive finish_dpkg
 	for p in ca-certificates curl gnupg jq openssl; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 	done
@@ -58,10 +69,14 @@ ensure_docker() {
 	fi
 	# Container logs rotate instead of filling the boot disk, and each line
 	# carries its compose service, which the Ops Agent turns into a label.
+	# Docker Hub images come through Google's mirror of it (mirror.gcr.io),
+	# so Docker Hub's limit on anonymous pulls cannot break a first boot or a
+	# VM replacement; Docker falls back to Docker Hub for what the mirror lacks.
 	install_file /etc/docker/daemon.json 0644 <<'JSON'
 {
   "log-driver": "json-file",
-  "log-opts": { "max-size": "20m", "max-file": "5", "labels": "com.docker.compose.service" }
+  "log-opts": { "max-size": "20m", "max-file": "5", "labels": "com.docker.compose.service" },
+  "registry-mirrors": ["https://mirror.gcr.io"]
 }
 JSON
 	if ((CHANGED)) && systemctl is-active -q docker; then
