@@ -636,7 +636,7 @@ func TestRestoreMarker(t *testing.T) {
 	if res.exitCode == 0 || !strings.Contains(res.out, "FAILED (exit 1) part way") {
 		t.Fatalf("the restore should fail part way (exit %d):\n%s", res.exitCode, res.out)
 	}
-	marker, err := os.ReadFile(filepath.Join(volumes, ".restore-in-progress"))
+	marker, err := os.ReadFile(filepath.Join(volumes, RestoreMarker))
 	if err != nil || !strings.Contains(string(marker), "RUN="+run+"\n") {
 		t.Fatalf("a restore that stopped part way must leave its marker naming the run: %v %q", err, marker)
 	}
@@ -648,7 +648,7 @@ func TestRestoreMarker(t *testing.T) {
 	if res.exitCode != 0 {
 		t.Fatalf("finishing the restore failed:\n%s", res.out)
 	}
-	if _, err := os.Stat(filepath.Join(volumes, ".restore-in-progress")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(volumes, RestoreMarker)); !os.IsNotExist(err) {
 		t.Errorf("a finished restore must remove its marker: %v", err)
 	}
 	if src.dumpText(t, "dify") != dst.dumpText(t, "dify") {

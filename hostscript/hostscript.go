@@ -106,6 +106,10 @@ const (
 	BackupSuccessEvent = "backup-complete"
 	BackupFailureEvent = "backup-failed"
 	BackupManifest     = "manifest.json"
+	// RestoreMarker, in the volumes folder, exists while dify-restore changes
+	// Dify's data: the startup script and dify-backup refuse to run over
+	// half-restored data while it is there.
+	RestoreMarker = ".restore-in-progress"
 	// BackupLogResourceType is the monitored resource type the entries are
 	// written with (gcloud logging write --monitored-resource-type), chosen
 	// rather than left to gcloud's default: "global", the backups of the
@@ -161,6 +165,7 @@ func Render(v Values) (string, error) {
 			"stateful": StatefulServices,
 			// The facts the firewall, the proxy and the alerts agree on.
 			"difyPort": func() int { return topology.DifyPort }, "healthPath": func() string { return topology.DifyHealthPath },
+			"restoreMarker": func() string { return RestoreMarker },
 		}).
 		ParseFS(assets, "templates/startup.sh.tmpl")
 	if err != nil {

@@ -393,7 +393,7 @@ func TestBackupContractInScripts(t *testing.T) {
 		t.Fatal(err)
 	}
 	backup, _ := assets.ReadFile("files/dify-backup")
-	for _, want := range []string{"gcloud logging write " + BackupLogName + " ", "MANIFEST=" + BackupManifest + " "} {
+	for _, want := range []string{"gcloud logging write " + BackupLogName + " ", "MANIFEST=" + BackupManifest + " ", "readonly RESTORE_MARKER=" + RestoreMarker + "\n"} {
 		if !strings.Contains(string(lib), want) {
 			t.Errorf("dify-backup-lib.sh lacks %q", want)
 		}

@@ -329,7 +329,7 @@ STACK=dev PROJECT=acme-dify-dev DIFY_VERSION=%[5]s
 PUBLIC_URL=https://dify.example.com BROWSER_URL=https://dify.example.com UPLOAD_LIMIT_MIB=15 BODY_LIMIT_MIB=16
 APP_SECRETS_SECRET=dify-dev-app-secrets ADMIN_PASSWORD_SECRET=dify-dev-admin-password
 %[7]s
-DIFY_PORT=%[3]d HEALTH_PATH=%[4]s
+DIFY_PORT=%[3]d HEALTH_PATH=%[4]s RESTORE_MARKER=`+RestoreMarker+`
 source %[1]s/startup/common.sh
 source %[1]s/startup/secrets.sh
 source %[1]s/startup/managed.sh

@@ -456,7 +456,7 @@ pg_service() {
 # refuse_unfinished_restore: dify-restore leaves this marker until it is done;
 # Dify must not start on half-restored data.
 refuse_unfinished_restore() {
-	local marker="$VOLUMES/.restore-in-progress" run
+	local marker="$VOLUMES/$RESTORE_MARKER" run
 	[[ -f $marker ]] || return 0
 	run=$(awk -F= '$1 == "RUN" { print $2 }' "$marker")
 	die "a restore of backup ${run:-?} did not finish ($marker): Dify is not started on half-restored data. Finish it with 'sudo dify-restore --yes ${run:-<timestamp>}', then run the startup script again"
