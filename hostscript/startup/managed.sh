@@ -26,6 +26,7 @@ VECTOR_EXTENSION=${DIFY_VECTOR_EXTENSION:-vector}
 # The services the managed tier replaces: they get a profile no one enables
 # (the override), and their containers left from the vm tier are removed.
 readonly MANAGED_OFF_SERVICES=(db redis weaviate)
+# shellcheck disable=SC2034 # dify.sh's write_override uses it
 readonly OFF_PROFILE=dify-gcp-vm-tier
 
 # sqladmin_error RESP: the error message of a Cloud SQL answer.
